@@ -1,0 +1,116 @@
+// Package tracer reads proxy logs in any real framing (Envoy, Istio text and
+// JSON, kubectl/docker/CI prefixes) and turns them into typed events: the
+// wasm:trace host<->VM calls, plugin logs, crashes with their backtraces, VM
+// load failures and findings; and from those, call trees, stats and Perfetto
+// traces. Formats: shared/reference/envoy-formats.md §1–§4; the JSON form of
+// Event is the contract of shared/DESIGN.md §3.2.
+package tracer
+
+import "github.com/wasmdbg/wasmdbg/internal/loc"
+
+// Kind is the kind of an event.
+type Kind string
+
+const (
+	KindCall      Kind = "call"
+	KindPluginLog Kind = "plugin_log"
+	KindCrash     Kind = "crash"
+	KindVMFailure Kind = "vm_failure"
+	KindFinding   Kind = "finding"
+	KindOther     Kind = "other"
+)
+
+// Direction is the arrow of a wasm:trace line.
+type Direction string
+
+const (
+	HostToVM   Direction = "host->vm" // the host calls an export (a callback)
+	HostFromVM Direction = "host<-vm" // the export returns
+	VMToHost   Direction = "vm->host" // the module calls an import (a host function)
+	VMFromHost Direction = "vm<-host" // the import returns
+)
+
+// Event is one decoded log record. Its JSON form (one object per line) is a
+// contract other tools rely on: shared/DESIGN.md §3.2. Fields that do not
+// apply to a kind are left empty and omitted.
+type Event struct {
+	Kind Kind `json:"kind"`
+
+	// Where the record came from, when the source says.
+	Time   string `json:"time,omitempty"`   // RFC 3339 with the source's precision
+	Thread string `json:"thread,omitempty"` // worker thread id as printed
+	Level  string `json:"level,omitempty"`  // trace, debug, info, warning, error, critical
+	Line   int    `json:"line,omitempty"`   // first input line of the record, from 1
+	Origin string `json:"origin,omitempty"` // prefix added by the world: pod/container, compose service
+
+	// call
+	Direction Direction `json:"direction,omitempty"`
+	Function  string    `json:"function,omitempty"` // as printed: "env.proxy_log", "proxy_on_request_headers"
+	Args      []Number  `json:"args,omitempty"`
+	Return    *Number   `json:"return,omitempty"` // a number, or "void"
+	Status    string    `json:"status,omitempty"` // WasmResult or WASI errno name of a host-call return
+	Action    string    `json:"action,omitempty"` // meaning of a callback return (Continue, StopIteration, true…)
+	Decoded   []Arg     `json:"decoded,omitempty"`
+	ContextID *uint32   `json:"context_id,omitempty"`
+
+	// plugin_log (and the text of other, crash, vm_failure, finding)
+	Plugin  string `json:"plugin,omitempty"` // the log prefix ids as printed ("ns.name root vm")
+	Message string `json:"message,omitempty"`
+
+	// crash
+	Callback  string  `json:"callback,omitempty"` // from "Function: X failed:"
+	Runtime   string  `json:"runtime,omitempty"`  // v8, wasmtime, wamr, wavm, wazero, unknown
+	Frames    []Frame `json:"frames,omitempty"`
+	PanicText string  `json:"panic,omitempty"` // the plugin's own panic message logged just before
+
+	// vm_failure and finding
+	Reason string `json:"reason,omitempty"`
+	Hint   string `json:"hint,omitempty"`
+}
+
+// Number is an argument or return value exactly as printed ("18446744073709551615",
+// "-1", "1.500000"), written to JSON as a bare number; "void" is written as a string.
+type Number string
+
+// MarshalJSON writes the number unquoted, and "void" quoted.
+func (n Number) MarshalJSON() ([]byte, error) {
+	if n == "void" || n == "" {
+		return []byte(`"` + string(n) + `"`), nil
+	}
+	return []byte(n), nil
+}
+
+// UnmarshalJSON accepts a bare number or a string.
+func (n *Number) UnmarshalJSON(b []byte) error {
+	s := string(b)
+	if len(s) >= 2 && s[0] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	*n = Number(s)
+	return nil
+}
+
+// Arg is a decoded argument: its parameter name and its meaning
+// ("map_type": "HttpRequestHeaders", "key": "\"allow\"").
+type Arg struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// Frame is one frame of an in-VM backtrace. Index, Offset and Function are
+// as printed (Function raw, "" when the runtime printed none); the other
+// fields are filled in once the frame is symbolized. Offset is a module
+// offset for V8 and wasmtime frames, a code offset for wazero's
+// (OffsetKind says which).
+type Frame struct {
+	Index      int    `json:"index"`
+	Offset     string `json:"offset"`                // "0xdbd"
+	OffsetKind string `json:"offset_kind,omitempty"` // "module" (default), "code", "function"
+	Function   string `json:"function"`
+
+	Demangled string      `json:"demangled,omitempty"`
+	File      string      `json:"file,omitempty"`
+	Line      int         `json:"line,omitempty"`
+	Column    int         `json:"column,omitempty"`
+	Inlined   []loc.Frame `json:"inlined,omitempty"` // frames inlined at this point, innermost first
+}

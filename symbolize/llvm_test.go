@@ -1,0 +1,169 @@
+package symbolize
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"path"
+	"strings"
+	"testing"
+
+	"github.com/wasmdbg/wasmdbg/internal/loc"
+)
+
+// llvmSymbolizers are the llvm-symbolizer builds the answers are checked
+// against: Debian's default (LLVM 14) and llvm-16. CI installs "llvm".
+var llvmSymbolizers = []string{"llvm-symbolizer", "llvm-symbolizer-16"}
+
+// llvmFrame is one frame of llvm-symbolizer --output-style=JSON.
+type llvmFrame struct {
+	FunctionName string
+	FileName     string
+	Line         int
+	Column       int
+	StartLine    int
+}
+
+// llvmSymbolize runs tool over code offsets of the module at file, with
+// names as stored (--no-demangle) and inlined frames, and returns the frames
+// per offset.
+func llvmSymbolize(t *testing.T, tool, file string, offs []uint64) [][]llvmFrame {
+	t.Helper()
+	var in bytes.Buffer
+	for _, o := range offs {
+		fmt.Fprintf(&in, "0x%x\n", o)
+	}
+	cmd := exec.Command(tool, "--obj="+file, "--output-style=JSON", "--no-demangle", "--inlining")
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", tool, err, stderr.String())
+	}
+	var res [][]llvmFrame
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<24)
+	for sc.Scan() {
+		var r struct {
+			Address string
+			Symbol  []llvmFrame
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("%s output %q: %v", tool, sc.Text(), err)
+		}
+		res = append(res, r.Symbol)
+	}
+	if len(res) != len(offs) {
+		t.Fatalf("%s answered %d of %d addresses", tool, len(res), len(offs))
+	}
+	return res
+}
+
+// availableLLVM returns the llvm-symbolizer builds installed, logging the
+// missing ones.
+func availableLLVM(t *testing.T) []string {
+	var tools []string
+	for _, tool := range llvmSymbolizers {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Logf("%s not installed: answers not compared with it (apt-get install llvm llvm-16)", tool)
+			continue
+		}
+		tools = append(tools, tool)
+	}
+	if len(tools) == 0 {
+		t.Skip("no llvm-symbolizer installed: install Debian's llvm to compare answers")
+	}
+	return tools
+}
+
+// compareLLVM checks Lookup against llvm-symbolizer at every code offset in
+// offs: the same frames, each with the same raw function name, file (both
+// cleaned: llvm keeps "././dlmalloc/src/malloc.c" as the line table spells
+// it), line and column. Where llvm has no DWARF answer, the frame must come
+// from another source. It returns the number of offsets llvm answered with
+// DWARF.
+func compareLLVM(t *testing.T, m *Module, file string, offs []uint64) int {
+	t.Helper()
+	answered := 0
+	for _, tool := range availableLLVM(t) {
+		want := llvmSymbolize(t, tool, file, offs)
+		fails := 0
+		answered = 0
+		for i, o := range offs {
+			got, err := m.Lookup(loc.CodeOffset(o))
+			if err != nil {
+				t.Errorf("%s: Lookup: %v", loc.CodeOffset(o), err)
+				fails++
+				continue
+			}
+			if msg := diffLLVM(m, got, want[i]); msg != "" {
+				t.Errorf("%s at %s: %s\n got  %s\n want %s", tool, loc.CodeOffset(o), msg, fmtFrames(got), fmtLLVM(want[i]))
+				fails++
+			}
+			if len(want[i]) > 0 && (want[i][0].FileName != "" || want[i][0].FunctionName != "") {
+				answered++
+			}
+			if fails > 20 {
+				t.Fatalf("%s: too many differences", tool)
+			}
+		}
+		t.Logf("%s: %d offsets compared, %d answered from DWARF", tool, len(offs), answered)
+	}
+	return answered
+}
+
+func diffLLVM(m *Module, got []Frame, want []llvmFrame) string {
+	if len(want) == 1 && want[0].FunctionName == "" && want[0].FileName == "" {
+		if got[0].Source == loc.SourceDWARF {
+			return "llvm has no DWARF answer, wasmdbg answered from DWARF"
+		}
+		return ""
+	}
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d frames, llvm %d", len(got), len(want))
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if g.Source != loc.SourceDWARF {
+			return fmt.Sprintf("frame %d answered from %s", i, g.Source)
+		}
+		if w.FunctionName == "" && i == len(want)-1 {
+			// No subprogram DIE: wasmdbg names the function from the name section.
+		} else if g.Function != w.FunctionName {
+			return fmt.Sprintf("frame %d function", i)
+		}
+		if cleanPath(w.FileName) != g.File || w.Line != g.Line || w.Column != g.Column {
+			return fmt.Sprintf("frame %d location", i)
+		}
+		if g.Inlined != (i < len(want)-1) {
+			return fmt.Sprintf("frame %d inlined=%v", i, g.Inlined)
+		}
+	}
+	return ""
+}
+
+func cleanPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	return path.Clean(p)
+}
+
+func fmtFrames(fs []Frame) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "[%s %s:%d:%d inl=%v %s] ", f.Function, f.File, f.Line, f.Column, f.Inlined, f.Source)
+	}
+	return b.String()
+}
+
+func fmtLLVM(fs []llvmFrame) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "[%s %s:%d:%d] ", f.FunctionName, f.FileName, f.Line, f.Column)
+	}
+	return b.String()
+}

@@ -67,7 +67,7 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 	s := sections
 	data, err := dwarf.New(s[".debug_abbrev"], s[".debug_aranges"], nil, s[".debug_info"], s[".debug_line"], nil, s[".debug_ranges"], s[".debug_str"])
 	if err != nil {
-		return nil, []error{fmt.Errorf("section .debug_info: %w", err)}
+		return nil, []error{dwarfError(err)}
 	}
 	for _, name := range dwarfSections[6:] {
 		if b, ok := s[name]; ok {
@@ -84,7 +84,7 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 	for {
 		e, err := r.Next()
 		if err != nil {
-			warns = append(warns, fmt.Errorf("section .debug_info: %w", err))
+			warns = append(warns, dwarfError(err))
 			break
 		}
 		if e == nil {
@@ -135,9 +135,22 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 	}
 	x.versions = unitVersions(s[".debug_info"])
 	if len(x.units) == 0 {
-		return nil, append(warns, errors.New("section .debug_info: no compilation units"))
+		if len(warns) == 0 {
+			warns = append(warns, errors.New("section .debug_info: no compilation units"))
+		}
+		return nil, warns
 	}
 	return x, warns
+}
+
+// dwarfError words a debug/dwarf decoding error with its section and
+// offset the way the rest of wasmdbg does.
+func dwarfError(err error) error {
+	var de dwarf.DecodeError
+	if errors.As(err, &de) {
+		return fmt.Errorf("section .debug_%s at offset 0x%x: %s", de.Name, uint64(de.Offset), de.Err)
+	}
+	return fmt.Errorf("section .debug_info: %w", err)
 }
 
 // unitVersions lists the DWARF versions of the units in .debug_info, each

@@ -83,7 +83,11 @@ var (
 	// frameRe matches a V8 (Envoy) or wasmtime backtrace frame at the end
 	// of a line: index, offset, name. Envoy prints "%3d:  0x%x - name";
 	// wasmtime "%3d: %#8x - module!name" (older "%#6x").
-	frameRe = regexp.MustCompile(`(^|[\s|\]>])(\s*)(\d{1,4}): +0x([0-9a-fA-F]{1,16}) - (\S.*?)\s*$`)
+	// Istio appends "\tthread=N" to the last line of a record.
+	frameRe = regexp.MustCompile(`(^|[\s|\]>])(\s*)(\d{1,4}): +0x([0-9a-fA-F]{1,16}) - (\S.*?)(?:\tthread=\d+)?\s*$`)
+	// jsFrameRe matches V8's JavaScript stack frame for wasm (Node, browsers,
+	// JS-hosted Proxy-Wasm runners): "at name (wasm://wasm/<hash>:wasm-function[N]:0xOFF)".
+	jsFrameRe = regexp.MustCompile(`^(.*?)(\s*)at (?:(.*) \()?wasm://wasm/[^:\s]*:wasm-function\[(\d+)\]:0x([0-9a-fA-F]{1,16})\)?\s*$`)
 	// wazeroFrameRe matches a wazero frame after its tab: a name, then the
 	// wasm signature wazero appends (internal/wasmdebug signature()).
 	wazeroFrameRe = regexp.MustCompile(`^(.*)\(((?:i32|i64|f32|f64|v128|funcref|externref|,)*)\)(?: (?:i32|i64|f32|f64|v128|funcref|externref|\((?:i32|i64|f32|f64|v128|funcref|externref|,)*\)))?\s*$`)
@@ -154,9 +158,9 @@ func (f *filter) physical(text string) []string {
 func (f *filter) frame(text string) []string {
 	sm := frameRe.FindStringSubmatchIndex(text)
 	if sm == nil {
-		return nil
+		return f.jsFrame(text)
 	}
-	prefix := text[:sm[3]] // everything before the frame's own indentation
+	prefix := linePrefix(text[:sm[3]])
 	off, err := strconv.ParseUint(text[sm[8]:sm[9]], 16, 64)
 	if err != nil {
 		return nil
@@ -167,6 +171,41 @@ func (f *filter) frame(text string) []string {
 		return nil
 	}
 	return render(prefix, name, frames)
+}
+
+// jsFrame resolves a V8 JavaScript stack frame of a wasm function.
+func (f *filter) jsFrame(text string) []string {
+	sm := jsFrameRe.FindStringSubmatch(text)
+	if sm == nil {
+		return nil
+	}
+	off, err := strconv.ParseUint(sm[5], 16, 64)
+	if err != nil {
+		return nil
+	}
+	name := sm[3]
+	if name == "" {
+		name = "wasm-function[" + sm[4] + "]"
+	}
+	frames, ok := f.resolve(loc.ModuleOffset(off), name)
+	if !ok {
+		return nil
+	}
+	return render(linePrefix(sm[1]), name, frames)
+}
+
+// perLinePrefix matches what the world adds before every line of a log,
+// which the added lines repeat so they stay with their stream: kubectl
+// logs --prefix ("[pod/name/container] "), docker compose ("envoy-1  | "),
+// CI timestamps ("2026-03-01T10:00:00.1234567Z ").
+var perLinePrefix = regexp.MustCompile(`^(?:\[[^\]]+\] |\S+ +\| |\d{4}-\d\d-\d\dT[0-9:.]+Z )+$`)
+
+// linePrefix is the part of a frame line's prefix to repeat on added lines.
+func linePrefix(p string) string {
+	if perLinePrefix.MatchString(p) {
+		return p
+	}
+	return ""
 }
 
 // resolve looks a frame up and checks its printed name against the module.
@@ -190,7 +229,7 @@ func (m *Module) namedAs(idx uint32, printed string) bool {
 	if i := strings.LastIndex(printed, "!"); i > 0 && !strings.Contains(printed[:i], "(") {
 		printed = printed[i+1:] // wasmtime: module!function
 	}
-	for _, form := range []string{"unknown(function index:%d)", "<wasm function %d>"} {
+	for _, form := range []string{"unknown(function index:%d)", "<wasm function %d>", "wasm-function[%d]"} {
 		if printed == fmt.Sprintf(form, idx) {
 			return true
 		}
@@ -276,6 +315,9 @@ func (m *Module) moduleName() string {
 func render(prefix, printed string, frames []Frame) []string {
 	var out []string
 	for _, fr := range frames {
+		if fr.Source == loc.SourceUnknown {
+			continue // "unknown(function index:N)" tells nothing the offset does not
+		}
 		name := fr.Name()
 		if !fr.Inlined && (name == printed || fr.Function == printed || strings.HasSuffix(printed, "!"+name)) {
 			name = ""

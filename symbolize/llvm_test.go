@@ -27,15 +27,19 @@ type llvmFrame struct {
 }
 
 // llvmSymbolize runs tool over code offsets of the module at file, with
-// names as stored (--no-demangle) and inlined frames, and returns the frames
-// per offset.
-func llvmSymbolize(t *testing.T, tool, file string, offs []uint64) [][]llvmFrame {
+// inlined frames and names as stored (--no-demangle) or demangled, and
+// returns the frames per offset.
+func llvmSymbolize(t *testing.T, tool, file string, offs []uint64, demangled bool) [][]llvmFrame {
 	t.Helper()
 	var in bytes.Buffer
 	for _, o := range offs {
 		fmt.Fprintf(&in, "0x%x\n", o)
 	}
-	cmd := exec.Command(tool, "--obj="+file, "--output-style=JSON", "--no-demangle", "--inlining")
+	args := []string{"--obj=" + file, "--output-style=JSON", "--inlining"}
+	if !demangled {
+		args = append(args, "--no-demangle")
+	}
+	cmd := exec.Command(tool, args...)
 	cmd.Stdin = &in
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -80,16 +84,17 @@ func availableLLVM(t *testing.T) []string {
 }
 
 // compareLLVM checks Lookup against llvm-symbolizer at every code offset in
-// offs: the same frames, each with the same raw function name, file (both
+// offs: the same frames, each with the same function name (raw, or with
+// demangled the demangled one), file (both
 // cleaned: llvm keeps "././dlmalloc/src/malloc.c" as the line table spells
 // it), line and column. Where llvm has no DWARF answer, the frame must come
 // from another source. It returns the number of offsets llvm answered with
 // DWARF.
-func compareLLVM(t *testing.T, m *Module, file string, offs []uint64) int {
+func compareLLVM(t *testing.T, m *Module, file string, offs []uint64, demangled bool) int {
 	t.Helper()
 	answered := 0
 	for _, tool := range availableLLVM(t) {
-		want := llvmSymbolize(t, tool, file, offs)
+		want := llvmSymbolize(t, tool, file, offs, demangled)
 		fails := 0
 		answered = 0
 		for i, o := range offs {
@@ -99,7 +104,7 @@ func compareLLVM(t *testing.T, m *Module, file string, offs []uint64) int {
 				fails++
 				continue
 			}
-			if msg := diffLLVM(m, got, want[i]); msg != "" {
+			if msg := diffLLVM(got, want[i], demangled); msg != "" {
 				t.Errorf("%s at %s: %s\n got  %s\n want %s", tool, loc.CodeOffset(o), msg, fmtFrames(got), fmtLLVM(want[i]))
 				fails++
 			}
@@ -115,7 +120,7 @@ func compareLLVM(t *testing.T, m *Module, file string, offs []uint64) int {
 	return answered
 }
 
-func diffLLVM(m *Module, got []Frame, want []llvmFrame) string {
+func diffLLVM(got []Frame, want []llvmFrame, demangled bool) string {
 	if len(want) == 1 && want[0].FunctionName == "" && want[0].FileName == "" {
 		if got[0].Source == loc.SourceDWARF {
 			return "llvm has no DWARF answer, wasmdbg answered from DWARF"
@@ -132,7 +137,7 @@ func diffLLVM(m *Module, got []Frame, want []llvmFrame) string {
 		}
 		if w.FunctionName == "" && i == len(want)-1 {
 			// No subprogram DIE: wasmdbg names the function from the name section.
-		} else if g.Function != w.FunctionName {
+		} else if name := g.Function; (demangled && g.Name() != w.FunctionName) || (!demangled && name != w.FunctionName) {
 			return fmt.Sprintf("frame %d function", i)
 		}
 		if cleanPath(w.FileName) != g.File || w.Line != g.Line || w.Column != g.Column {

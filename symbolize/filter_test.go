@@ -1,0 +1,222 @@
+package symbolize
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/internal/loc"
+)
+
+// The filter over a log with every backtrace shape and unrelated lines:
+// golden output per DWARF version (testdata/filter-<fixture>.golden, with
+// the warnings at the end); -update rewrites them.
+func TestFilterGolden(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("testdata", "filter-input.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cpp", "cpp-dwarf5", "cpp-mangled", "cpp-stripped"} {
+		t.Run(name, func(t *testing.T) {
+			var opts Options
+			if name == "cpp-stripped" {
+				opts.DebugFile = fixturePath(t, "cpp")
+			}
+			m, warns := openFixture(t, name, opts)
+			var out bytes.Buffer
+			if err := m.Filter(bytes.NewReader(in), &out); err != nil {
+				t.Fatal(err)
+			}
+			got := out.String() + "\n--- warnings ---\n"
+			for _, w := range *warns {
+				got += strings.ReplaceAll(w, m.name, "MODULE") + "\n"
+			}
+			golden := filepath.Join("testdata", "filter-"+name+".golden")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("filter output differs from %s (go test -update to accept):\n%s", golden, got)
+			}
+		})
+	}
+}
+
+// The filter changes nothing but adds lines: each input line comes out
+// unchanged, followed only by added "at" lines (or, inside a JSON string,
+// escaped "\n      at …" segments).
+func TestFilterOnlyAdds(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join("testdata", "filter-input.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := openFixture(t, "cpp", Options{})
+	var out bytes.Buffer
+	if err := m.Filter(bytes.NewReader(in), &out); err != nil {
+		t.Fatal(err)
+	}
+	added := regexp.MustCompile(`^(?:\[pod/[^\]]*\] |envoy-1  \| )?      at \S`)
+	jsonAdded := regexp.MustCompile(`\\n      at [^"\\]*`)
+	inLines := strings.SplitAfter(string(in), "\n")
+	outLines := strings.SplitAfter(out.String(), "\n")
+	n := 0
+	for _, want := range inLines {
+		if n >= len(outLines) {
+			t.Fatalf("output ends before input line %q", want)
+		}
+		got := outLines[n]
+		if strings.HasPrefix(want, "{") {
+			got = jsonAdded.ReplaceAllString(got, "")
+		}
+		if !strings.HasSuffix(want, "\n") {
+			// The last line has no end of line; added lines need one before them.
+			got = strings.TrimSuffix(got, "\n")
+		}
+		if got != want {
+			t.Fatalf("input line %q came out as %q", want, outLines[n])
+		}
+		n++
+		for n < len(outLines) && added.MatchString(strings.TrimPrefix(outLines[n], "\n")) {
+			n++
+		}
+	}
+	if n != len(outLines) {
+		t.Errorf("extra output: %q", outLines[n:])
+	}
+	if c := strings.Count(out.String(), "      at "); c < 20 {
+		t.Errorf("only %d frames added", c)
+	}
+}
+
+// A real-shaped Envoy backtrace of every recorded crash of every DWARF
+// fixture, filtered, carries the file:line:col of each frame and inlined
+// call as llvm-symbolizer gives them for the same code offsets.
+func TestFilterEnvoyBacktracesMatchLLVM(t *testing.T) {
+	tools := availableLLVM(t)
+	for _, lang := range []string{"cpp", "rust"} {
+		for _, c := range v8Crashes(t, lang) {
+			fx, ok := fixtures.Get(c.fixture)
+			if !ok || fx.DWARF == 0 || len(c.frames) == 0 || !fx.NameSection {
+				continue
+			}
+			t.Run(c.fixture+" "+c.args, func(t *testing.T) {
+				m, _ := openFixture(t, c.fixture, Options{})
+				start, _ := m.CodeRange()
+				var log strings.Builder
+				fmt.Fprintf(&log, "[2026-03-01 10:00:01.123][31][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] %s\nProxy-Wasm plugin in-VM backtrace:\n", strings.Replace(c.trap, "RuntimeError", "Uncaught RuntimeError", 1))
+				var offs []uint64
+				for i, f := range c.frames {
+					fmt.Fprintf(&log, "%3d:  0x%x - %s\n", i, uint64(f.offset), f.name)
+					offs = append(offs, uint64(f.offset-start))
+				}
+				var out bytes.Buffer
+				if err := m.Filter(strings.NewReader(log.String()), &out); err != nil {
+					t.Fatal(err)
+				}
+				got := addedLocations(out.String())
+				for _, tool := range tools {
+					want := llvmSymbolize(t, tool, m.name, offs, true)
+					for i := range offs {
+						var w []string
+						for _, f := range want[i] {
+							w = append(w, fmt.Sprintf("%s:%d:%d", cleanPath(f.FileName), f.Line, f.Column))
+						}
+						if strings.Join(got[i], " ") != strings.Join(w, " ") {
+							t.Errorf("%s, frame %d: filter added %q, %s says %q\n%s", tool, i, got[i], tool, w, out.String())
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+var atLocation = regexp.MustCompile(`^      at (?:.* \()?([^ ()]+:\d+:\d+)\)?(?: \[inlined\])?$`)
+
+// addedLocations returns, per frame line, the file:line:col of the lines
+// the filter added under it.
+func addedLocations(out string) [][]string {
+	var res [][]string
+	for _, line := range strings.Split(out, "\n") {
+		if frameRe.MatchString(line) && !strings.HasPrefix(line, "      at ") {
+			res = append(res, nil)
+			continue
+		}
+		if m := atLocation.FindStringSubmatch(line); m != nil && len(res) > 0 {
+			res[len(res)-1] = append(res[len(res)-1], m[1])
+		}
+	}
+	return res
+}
+
+// slowReader hands out one line per Read and records how much output had
+// been written by then: the filter must not hold lines back.
+type slowReader struct {
+	lines []string
+	out   *bytes.Buffer
+	seen  []int
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	r.seen = append(r.seen, r.out.Len())
+	if len(r.lines) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.lines[0])
+	r.lines = r.lines[1:]
+	return n, nil
+}
+
+// Each line is written out before the next one is read, so a live stream
+// (kubectl logs -f) is symbolized as it arrives.
+func TestFilterStreams(t *testing.T) {
+	m, _ := openFixture(t, "cpp", Options{})
+	var out bytes.Buffer
+	r := &slowReader{lines: []string{"Proxy-Wasm plugin in-VM backtrace:\n", "  0:  0x1573 - plugin::crash::unreachableNow()\n", "unrelated\n"}, out: &out}
+	if err := m.Filter(r, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "Proxy-Wasm plugin in-VM backtrace:\n  0:  0x1573 - plugin::crash::unreachableNow()\n      at plugin.cc:55:51\nunrelated\n"
+	if out.String() != want {
+		t.Errorf("output\n%q\nwant\n%q", out.String(), want)
+	}
+	// Before reading line 2, line 1 was out; before line 3, line 2 and its frame.
+	if len(r.seen) < 3 || r.seen[1] != len("Proxy-Wasm plugin in-VM backtrace:\n") || r.seen[2] != len(want)-len("unrelated\n") {
+		t.Errorf("output lengths seen before each read: %v", r.seen)
+	}
+}
+
+func FuzzFilter(f *testing.F) {
+	in, err := os.ReadFile(filepath.Join("testdata", "filter-input.log"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, line := range strings.SplitAfter(string(in), "\n") {
+		f.Add(line)
+	}
+	f.Add("wasm stack trace:\n\t.$99999999999(i32)\n")
+	m, _ := openFixture(f, "cpp", Options{})
+	f.Fuzz(func(t *testing.T, s string) {
+		var out bytes.Buffer
+		if err := m.Filter(strings.NewReader(s), &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(out.String(), strings.SplitAfter(s, "\n")[0]) && !strings.Contains(s, `\n`) {
+			t.Fatalf("first line changed: %q -> %q", s, out.String())
+		}
+	})
+}
+
+var _ = loc.ModuleOffset(0)

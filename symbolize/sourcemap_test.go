@@ -76,11 +76,11 @@ func TestSourceMapLookup(t *testing.T) {
 		{0x107, 0x100, ans{"assembly/index.ts", 10, 5, true}},
 		{0x108, 0x100, ans{"~lib/array.ts", 1, 1, true}},
 		{0x10f, 0x100, ans{"~lib/array.ts", 1, 1, true}},
-		{0x110, 0x100, ans{}},                             // an unmapped range
-		{0x11f, 0x100, ans{}},                             // still unmapped
+		{0x110, 0x100, ans{}}, // an unmapped range
+		{0x11f, 0x100, ans{}}, // still unmapped
 		{0x125, 0x120, ans{"assembly/index.ts", 26, 6, true}},
-		{0xff, 0, ans{}},                                  // before the first mapping
-		{0x10a, 0x109, ans{}},                             // the mapping belongs to another function
+		{0xff, 0, ans{}},      // before the first mapping
+		{0x10a, 0x109, ans{}}, // the mapping belongs to another function
 	}
 	for _, tt := range tests {
 		var got ans

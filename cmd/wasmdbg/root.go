@@ -131,6 +131,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 	for _, c := range []*cobra.Command{
 		newVersionCmd(io),
 		newSymbolizeCmd(io),
+		newInspectCmd(io),
 	} {
 		root.AddCommand(c)
 	}

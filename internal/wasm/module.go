@@ -160,6 +160,9 @@ func (m *Module) header(b []byte) error {
 		if len(b) < 4 {
 			return fail(0, "not a WebAssembly module: %d bytes, shorter than the 8-byte header", len(b))
 		}
+		if b[0] == 0x1f && b[1] == 0x8b {
+			return fail(0, "not a WebAssembly module: this is gzip-compressed data; decompress it first (gunzip)")
+		}
 		return fail(0, "not a WebAssembly module: starts with %q, want \"\\x00asm\"", b[:4])
 	}
 	if len(b) < 8 {

@@ -269,6 +269,7 @@ func TestErrors(t *testing.T) {
 		{"empty", nil, "header at offset 0x0: not a WebAssembly module: 0 bytes, shorter than the 8-byte header"},
 		{"elf", []byte("\x7fELF\x02\x01\x01\x00"), `header at offset 0x0: not a WebAssembly module: starts with "\x7fELF", want "\x00asm"`},
 		{"text", []byte("  (module (func))"), "header at offset 0x0: not a binary WebAssembly module: this looks like the text format (.wat); convert it with wat2wasm"},
+		{"gzip", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00"), "header at offset 0x0: not a WebAssembly module: this is gzip-compressed data; decompress it first (gunzip)"},
 		{"short header", []byte("\x00asm\x01"), "header at offset 0x4: truncated header: 5 bytes, want 8"},
 		{"version 2", []byte("\x00asm\x02\x00\x00\x00"), "header at offset 0x4: unsupported binary version 2, want 1"},
 		{"component", []byte("\x00asm\x0d\x00\x01\x00"), "header at offset 0x4: a WebAssembly component (version 0xd, layer 1), not a core module; Proxy-Wasm hosts load core modules"},

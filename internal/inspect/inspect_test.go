@@ -1,0 +1,426 @@
+package inspect
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
+
+func inspectFile(t *testing.T, name, host string) *Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inspectBytes(t, name, b, host)
+}
+
+func inspectBytes(t *testing.T, name string, b []byte, host string) *Report {
+	t.Helper()
+	m, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	r, err := Inspect(m, len(b), Options{Host: host, File: name})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	return r
+}
+
+func messages(ps []Problem) []string {
+	out := []string{}
+	for _, p := range ps {
+		out = append(out, p.Message)
+	}
+	return out
+}
+
+// TestHostCheck asserts the full messages cpp-host would print for each
+// way a module fails to load, in the order it meets them.
+func TestHostCheck(t *testing.T) {
+	tests := []struct {
+		file, host  string
+		abi         string
+		allocator   string
+		start       Start
+		problems    []string
+		reasons     []string
+		hintPrefix  string // of the first problem's hint
+		missing     int
+		mismatched  int
+		uncalled    []string // callbacks with a note
+		badExported []string
+	}{
+		{
+			file: "as-abort.wasm", abi: "0.2.0", allocator: "malloc",
+			start:      Start{Mode: "start section", Calls: []string{}, StartSection: true, StartFunction: "func[3] <start>"},
+			problems:   []string{"Failed to load Wasm module due to a missing import: env.abort"},
+			reasons:    []string{"missing_import"},
+			hintPrefix: "AssemblyScript imports env.abort unless told otherwise: build with --use abort=abort_proc_exit",
+			missing:    1,
+		},
+		{
+			file: "mismatch.wasm", abi: "0.2.1", allocator: "proxy_on_memory_allocate",
+			start: Start{Mode: "reactor", Calls: []string{"_initialize"}},
+			problems: []string{
+				"Failed to load Wasm module due to an import type mismatch: env.proxy_log, want: i32 i32 -> i32, but host exports: i32 i32 i32 -> i32",
+				"Bad function signature for: proxy_on_request_headers, want: i32 i32 i32 -> i32, but the module exports: i32 i32 -> i32",
+				"Bad function signature for: proxy_on_done, want: i32 -> i32, but the module exports: i32 -> void",
+			},
+			reasons:     []string{"import_type_mismatch", "bad_export_signature", "bad_export_signature"},
+			hintPrefix:  "the module declares env.proxy_log with other types than the host's proxy_log(level i32, message i32, message_size i32) -> i32: fix the declaration",
+			mismatched:  1,
+			badExported: []string{"proxy_on_request_headers", "proxy_on_done"},
+		},
+		{
+			file: "abi010.wasm", abi: "0.1.0", allocator: "malloc",
+			start:      Start{Mode: "command", Calls: []string{"_start"}},
+			problems:   []string{"Failed to load Wasm module due to a missing import: env.proxy_continue_stream"},
+			reasons:    []string{"missing_import"},
+			hintPrefix: "env.proxy_continue_stream exists only in ABI 0.2.0, 0.2.1, and this module declares ABI 0.1.0 (export proxy_abi_version_0_1_0)",
+			missing:    1,
+			uncalled:   []string{"proxy_on_foreign_function"},
+		},
+		{
+			file: "no-abi.wasm", abi: "none", allocator: "malloc",
+			start:      Start{Mode: "command", Calls: []string{"_start"}},
+			problems:   []string{"Missing or unknown Proxy-Wasm ABI version"},
+			reasons:    []string{"unknown_abi_version"},
+			hintPrefix: "the module exports Proxy-Wasm callbacks but no proxy_abi_version_* marker",
+			uncalled:   []string{"main"},
+		},
+		{
+			file: "pic.wasm", abi: "0.2.1", allocator: "none",
+			start: Start{Mode: "reactor", Calls: []string{"_initialize", "__main_void"}},
+			problems: []string{
+				"Failed to load Wasm module due to a missing import: env.__stack_pointer",
+				"Failed to load Wasm module due to a missing import: env.__memory_base",
+				"Failed to load Wasm module due to a missing import: env.emscripten_memcpy_big",
+				"Failed to load Wasm module due to a missing import: wasi_snapshot_preview1.sock_open",
+				"Failed to load Wasm module due to a missing import: wasi:io/streams@0.2.0.write",
+				"Wasm module is missing malloc function.",
+			},
+			reasons:    []string{"missing_import", "missing_import", "missing_import", "missing_import", "missing_import", "missing_malloc"},
+			hintPrefix: "proxy-wasm-cpp-host cannot import globals",
+			missing:    5,
+		},
+		{
+			file: "go-wasi.wasm", abi: "0.2.1", allocator: "proxy_on_memory_allocate",
+			start:    Start{Mode: "reactor", Calls: []string{"_initialize"}},
+			problems: []string{},
+		},
+		{
+			file: "go-wasi.wasm", host: "envoy-1.33", abi: "0.2.1", allocator: "proxy_on_memory_allocate",
+			start:      Start{Mode: "reactor", Calls: []string{"_initialize"}},
+			problems:   []string{"Failed to load Wasm module due to a missing import: wasi_snapshot_preview1.fd_fdstat_set_rights"},
+			reasons:    []string{"missing_import"},
+			hintPrefix: "wasi_snapshot_preview1.fd_fdstat_set_rights is provided only since proxy-wasm-cpp-host #533 (2026-04, Envoy releases after it); the host envoy-1.33 predates it.",
+			missing:    1,
+		},
+		{
+			file: "go-wasi.wasm", host: "envoy-1.32", abi: "0.2.1", allocator: "proxy_on_memory_allocate",
+			start: Start{Mode: "reactor", Calls: []string{"_initialize"}},
+			problems: []string{
+				"Failed to load Wasm module due to a missing import: wasi_snapshot_preview1.sched_yield",
+				"Failed to load Wasm module due to a missing import: wasi_snapshot_preview1.fd_fdstat_set_rights",
+			},
+			reasons:    []string{"missing_import", "missing_import"},
+			hintPrefix: "wasi_snapshot_preview1.sched_yield is provided only since proxy-wasm-cpp-host #427 (2024-12, Envoy 1.33+); the host envoy-1.32 predates it.",
+			missing:    2,
+		},
+	}
+	for _, tt := range tests {
+		name := tt.file + " --host " + tt.host
+		r := inspectFile(t, tt.file, tt.host)
+		if r.ABIVersion != tt.abi || r.Allocator != tt.allocator {
+			t.Errorf("%s: abi %q allocator %q, want %q %q", name, r.ABIVersion, r.Allocator, tt.abi, tt.allocator)
+		}
+		if !reflect.DeepEqual(r.Start, tt.start) {
+			t.Errorf("%s: start %+v, want %+v", name, r.Start, tt.start)
+		}
+		hc := r.HostCheck
+		if got := messages(hc.Problems); !reflect.DeepEqual(got, tt.problems) {
+			t.Errorf("%s: problems\n%q\nwant\n%q", name, got, tt.problems)
+		}
+		if hc.Loads != (len(tt.problems) == 0) {
+			t.Errorf("%s: loads %v with %d problems", name, hc.Loads, len(tt.problems))
+		}
+		var reasons []string
+		for _, p := range hc.Problems {
+			reasons = append(reasons, p.Reason)
+			if p.Hint == "" {
+				t.Errorf("%s: %s has no hint", name, p.Message)
+			}
+		}
+		if !reflect.DeepEqual(reasons, tt.reasons) {
+			t.Errorf("%s: reasons %q, want %q", name, reasons, tt.reasons)
+		}
+		if tt.hintPrefix != "" && (len(hc.Problems) == 0 || !strings.HasPrefix(hc.Problems[0].Hint, tt.hintPrefix)) {
+			t.Errorf("%s: first hint %q, want prefix %q", name, hc.Problems[0].Hint, tt.hintPrefix)
+		}
+		if len(hc.Missing) != tt.missing || len(hc.Mismatched) != tt.mismatched {
+			t.Errorf("%s: %d missing, %d mismatched", name, len(hc.Missing), len(hc.Mismatched))
+		}
+		var uncalled, bad []string
+		for _, c := range r.Callbacks {
+			if c.Note != "" {
+				uncalled = append(uncalled, c.Name)
+			}
+			if !c.OK {
+				bad = append(bad, c.Name)
+			}
+		}
+		if !reflect.DeepEqual(uncalled, tt.uncalled) || !reflect.DeepEqual(bad, tt.badExported) {
+			t.Errorf("%s: uncalled %q bad %q, want %q %q", name, uncalled, bad, tt.uncalled, tt.badExported)
+		}
+	}
+}
+
+func TestImportStatus(t *testing.T) {
+	r := inspectFile(t, "go-wasi.wasm", "")
+	want := map[string][]Import{
+		"wasi_snapshot_preview1": {
+			{Name: "fd_write", Kind: "func", Signature: "i32 i32 i32 i32 -> i32", Status: "ok"},
+			{Name: "sched_yield", Kind: "func", Signature: "void -> i32", Status: "ok", Since: "proxy-wasm-cpp-host #427 (2024-12, Envoy 1.33+)"},
+			{Name: "fd_fdstat_set_rights", Kind: "func", Signature: "i32 i64 i64 -> i32", Status: "ok", Since: "proxy-wasm-cpp-host #533 (2026-04, Envoy releases after it)"},
+		},
+		"env": {{Name: "proxy_log", Kind: "func", Signature: "i32 i32 i32 -> i32", Status: "ok"}},
+	}
+	if !reflect.DeepEqual(r.Imports, want) {
+		t.Errorf("imports\n%+v\nwant\n%+v", r.Imports, want)
+	}
+	r = inspectFile(t, "pic.wasm", "")
+	var types []string
+	for _, im := range r.Imports["env"] {
+		types = append(types, im.Name+": "+im.Type+im.Signature+" "+im.Status)
+	}
+	wantTypes := []string{
+		"memory: memory 1 pages ok",
+		"__indirect_function_table: table funcref 0 elements ok",
+		"__stack_pointer: global mut i32 missing",
+		"__memory_base: global i32 missing",
+		"emscripten_notify_memory_growth: i32 -> void ok",
+		"emscripten_memcpy_big: i32 i32 i32 -> i32 missing",
+	}
+	if !reflect.DeepEqual(types, wantTypes) {
+		t.Errorf("env imports\n%q\nwant\n%q", types, wantTypes)
+	}
+}
+
+func TestLanguage(t *testing.T) {
+	tests := []struct {
+		file      string
+		name, sdk string
+		toolchain string
+	}{
+		{"as-abort.wasm", "AssemblyScript", "", ""},
+		{"go-wasi.wasm", "Go", "", "go1.26.8"},
+		{"mismatch.wasm", "unknown", "", ""},
+	}
+	for _, tt := range tests {
+		l := inspectFile(t, tt.file, "").Language
+		if l.Name != tt.name || l.SDK != tt.sdk || l.Toolchain != tt.toolchain {
+			t.Errorf("%s: %+v, want %s %q %q", tt.file, l, tt.name, tt.sdk, tt.toolchain)
+		}
+	}
+	if ev := inspectFile(t, "go-wasi.wasm", "").Language.Evidence; !reflect.DeepEqual(ev, []string{
+		"producers language: Go go1.26.8", "custom section go:buildid (the Go linker's)", "name section: 2 Go runtime/main functions"}) {
+		t.Errorf("go-wasi evidence %q", ev)
+	}
+}
+
+func TestUnknownHost(t *testing.T) {
+	m, _ := wasm.Parse([]byte("\x00asm\x01\x00\x00\x00"))
+	_, err := Inspect(m, 8, Options{Host: "nginx"})
+	want := `unknown host "nginx": choose one of envoy, envoy-1.33, envoy-1.32`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+	if CheckHost("envoy-1.32") != nil || CheckHost("") != nil {
+		t.Error("known hosts rejected")
+	}
+}
+
+// Each older host generation must lack at least one function of the ABI
+// tables, or its name promises a difference that is not there.
+func TestHostGenerations(t *testing.T) {
+	for _, h := range hosts[1:] {
+		r := inspectFile(t, "go-wasi.wasm", h.name)
+		if r.HostCheck.Loads {
+			t.Errorf("%s: go-wasi.wasm loads; the host generation lacks nothing", h.name)
+		}
+	}
+}
+
+func TestDWARFVersions(t *testing.T) {
+	unit := func(v int, body int) []byte {
+		b := make([]byte, 4+2+body)
+		b[0] = byte(2 + body)
+		b[4] = byte(v)
+		return b
+	}
+	unit64 := func(v int) []byte {
+		return []byte{0xff, 0xff, 0xff, 0xff, 3, 0, 0, 0, 0, 0, 0, 0, byte(v), 0, 0}
+	}
+	tests := []struct {
+		name     string
+		in       []byte
+		versions []int
+		units    int
+	}{
+		{"empty", nil, nil, 0},
+		{"one v4", unit(4, 7), []int{4}, 1},
+		{"v5 and v4", append(append(unit(5, 8), unit(4, 7)...), unit(5, 1)...), []int{4, 5}, 3},
+		{"64-bit", unit64(5), []int{5}, 1},
+		{"truncated second", append(unit(4, 7), 0x20, 0, 0), []int{4}, 1},
+		{"bad version", unit(9, 3), nil, 0},
+		{"length past end", append([]byte{0xf0, 0, 0, 0}, 4, 0), []int{4}, 1},
+	}
+	for _, tt := range tests {
+		vs, n := unitVersions(tt.in)
+		if !reflect.DeepEqual(vs, tt.versions) || n != tt.units {
+			t.Errorf("%s: versions %v units %d, want %v %d", tt.name, vs, n, tt.versions, tt.units)
+		}
+	}
+	if v := lineVersion([]byte{10, 0, 0, 0, 5, 0}); v != 5 {
+		t.Errorf("line version %d", v)
+	}
+	if v := lineVersion([]byte{1, 0}); v != 0 {
+		t.Errorf("short line header: version %d", v)
+	}
+}
+
+// TestFixtures checks inspect against the facts each fixture's build
+// guarantees: every real plugin loads in Envoy, with its ABI version,
+// name section and DWARF version, and the language it was written in.
+func TestFixtures(t *testing.T) {
+	all := fixtures.All()
+	if len(all) == 0 {
+		t.Skip("no fixtures registered yet")
+	}
+	langs := map[string]string{"c": "C", "cpp": "C++", "rust": "Rust", "go": "Go", "tinygo": "TinyGo", "assemblyscript": "AssemblyScript"}
+	for _, f := range all {
+		b, err := f.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := inspectBytes(t, f.Name, b, "")
+		if !r.HostCheck.Loads {
+			t.Errorf("%s: would not load: %q", f.Name, messages(r.HostCheck.Problems))
+		}
+		if r.ABIVersion != f.ABI {
+			t.Errorf("%s: ABI %s, fixture says %s", f.Name, r.ABIVersion, f.ABI)
+		}
+		if r.Debug.NameSection != f.NameSection || (f.NameSection && r.Debug.FunctionsNamed == 0) {
+			t.Errorf("%s: name section %v (%d named), fixture says %v", f.Name, r.Debug.NameSection, r.Debug.FunctionsNamed, f.NameSection)
+		}
+		if r.Debug.DWARFVersion != f.DWARF || r.Debug.DWARF != (f.DWARF != 0) {
+			t.Errorf("%s: DWARF %v version %d, fixture says %d", f.Name, r.Debug.DWARF, r.Debug.DWARFVersion, f.DWARF)
+		}
+		if (f.SourceMap != "") != (r.Debug.SourceMapURL != "") {
+			t.Errorf("%s: source map URL %q, fixture source map %q", f.Name, r.Debug.SourceMapURL, f.SourceMap)
+		}
+		// A stripped module has no producers or names to tell its language.
+		if want := langs[f.Language]; r.Language.Name != want && (f.NameSection || r.Language.Name != "unknown") {
+			t.Errorf("%s: language %s (%q), fixture says %s", f.Name, r.Language.Name, r.Language.Evidence, want)
+		}
+		if r.Allocator == "none" || r.Start.Mode == "none" && !f.NameSection {
+			t.Errorf("%s: allocator %s start %s", f.Name, r.Allocator, r.Start.Mode)
+		}
+	}
+}
+
+// goldens are the modules whose full text and JSON reports are kept under
+// testdata/golden: the hand-made failure cases and a few fixtures.
+var goldenFiles = []string{"as-abort.wasm", "mismatch.wasm", "pic.wasm", "go-wasi.wasm"}
+var goldenFixtures = []string{"cpp", "cpp-stripped", "rust", "go", "as"}
+
+func TestGolden(t *testing.T) {
+	type in struct {
+		name    string
+		data    []byte
+		fixture bool
+	}
+	var ins []in
+	for _, f := range goldenFiles {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in{f, b, false})
+	}
+	for _, name := range goldenFixtures {
+		f, ok := fixtures.Get(name)
+		if !ok {
+			t.Logf("fixture %s not registered yet; no golden for it", name)
+			continue
+		}
+		b, err := f.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ins = append(ins, in{"fixture-" + name + ".wasm", b, true})
+	}
+	for _, x := range ins {
+		r := inspectBytes(t, x.name, x.data, "")
+		var text, js bytes.Buffer
+		if err := r.WriteText(&text); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.WriteJSON(&js); err != nil {
+			t.Fatal(err)
+		}
+		var decoded map[string]any
+		if err := json.Unmarshal(js.Bytes(), &decoded); err != nil {
+			t.Fatalf("%s: JSON does not decode: %v", x.name, err)
+		}
+		for _, k := range []string{"abi_version", "exports", "imports", "callbacks", "allocator", "start", "debug",
+			"producers", "language", "host_check", "sections"} {
+			if _, ok := decoded[k]; !ok {
+				t.Errorf("%s: JSON lacks key %q", x.name, k)
+			}
+		}
+		if len(decoded) != 11 {
+			t.Errorf("%s: JSON has %d top-level keys, want the 11 of the contract", x.name, len(decoded))
+		}
+		base := filepath.Join("testdata", "golden", strings.TrimSuffix(x.name, ".wasm"))
+		if _, err := os.Stat(base + ".txt"); x.fixture && !*update && os.IsNotExist(err) {
+			// A fixture that landed after the goldens were written.
+			t.Logf("%s: no golden yet (go test ./internal/inspect -update writes it)", x.name)
+			continue
+		}
+		golden(t, base+".txt", text.Bytes())
+		golden(t, base+".json", js.Bytes())
+	}
+}
+
+func golden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/inspect -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the output (go test ./internal/inspect -update rewrites it):\n--- got\n%s", path, got)
+	}
+}

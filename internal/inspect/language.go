@@ -1,0 +1,235 @@
+package inspect
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
+)
+
+// rustHash is the hash suffix of a legacy-mangled Rust symbol.
+var rustHash = regexp.MustCompile(`17h[0-9a-f]{16}E`)
+
+// signals are what guessLanguage reads from a module.
+type signals struct {
+	languages, processedBy, sdks []wasm.ProducerValue
+	goBuildID                    bool
+	asExports, emExports         []string
+	emImports                    int
+	rustNames, cppNames, asNames int
+	goNames, tinygoNames         int
+	sdkName                      string
+	asyncify                     bool
+}
+
+func collect(m *wasm.Module) signals {
+	var s signals
+	for _, f := range m.Producers {
+		switch f.Name {
+		case "language":
+			s.languages = append(s.languages, f.Values...)
+		case "processed-by":
+			s.processedBy = append(s.processedBy, f.Values...)
+		case "sdk":
+			s.sdks = append(s.sdks, f.Values...)
+		}
+	}
+	for _, sec := range m.Sections {
+		if sec.ID == wasm.SectionCustom && (sec.Name == "go:buildid" || sec.Name == "go.buildid") {
+			s.goBuildID = true
+		}
+	}
+	for _, e := range m.Exports {
+		switch {
+		case e.Name == "__alloc" || e.Name == "__new" || e.Name == "__retain" || e.Name == "__release" ||
+			e.Name == "__pin" || e.Name == "__unpin" || e.Name == "__collect" || e.Name == "__rtti_base":
+			s.asExports = append(s.asExports, e.Name)
+		case strings.HasPrefix(e.Name, "emscripten_") || strings.HasPrefix(e.Name, "_emscripten_") || e.Name == "stackSave" || e.Name == "stackAlloc":
+			s.emExports = append(s.emExports, e.Name)
+		case strings.HasPrefix(e.Name, "asyncify_"):
+			s.asyncify = true
+		}
+	}
+	for _, im := range m.Imports {
+		if im.Module == "env" {
+			for _, p := range emscriptenPrefixes {
+				if strings.HasPrefix(im.Name, p) {
+					s.emImports++
+					break
+				}
+			}
+		}
+	}
+	for _, n := range m.Names.Funcs {
+		switch {
+		case strings.HasPrefix(n, "_ZN") && rustHash.MatchString(n), strings.HasPrefix(n, "_R"), strings.HasPrefix(n, "__rust_"):
+			s.rustNames++
+		case strings.HasPrefix(n, "_Z"), strings.Contains(n, "::") && strings.Contains(n, "("):
+			s.cppNames++
+		case strings.HasPrefix(n, "~lib/"):
+			s.asNames++
+		case strings.HasPrefix(n, "tinygo_") || strings.HasPrefix(n, "runtime.runMain") || n == "runtime.alloc":
+			s.tinygoNames++
+		case strings.HasPrefix(n, "runtime.") || strings.HasPrefix(n, "main."):
+			s.goNames++
+		}
+		if s.sdkName == "" {
+			s.sdkName = sdkFromName(n)
+		}
+	}
+	return s
+}
+
+// sdkFromName recognises the Proxy-Wasm SDKs by the paths and namespaces in
+// their function names (Go rewrites '/' and '-' to '_' in the name section).
+func sdkFromName(n string) string {
+	switch {
+	case strings.Contains(n, "10proxy_wasm") || strings.Contains(n, "proxy_wasm::"):
+		return "proxy-wasm-rust-sdk"
+	case strings.Contains(n, "~lib/@solo-io/proxy-runtime"):
+		return "@solo-io/proxy-runtime"
+	case strings.Contains(n, "proxy-wasm-go-sdk") || strings.Contains(n, "proxy_wasm_go_sdk"):
+		for _, org := range []string{"tetratelabs", "higress-group", "higress_group", "proxy-wasm", "proxy_wasm"} {
+			if strings.Contains(n, "github.com/"+org+"/proxy-wasm-go-sdk") || strings.Contains(n, "github.com_"+org+"_proxy_wasm_go_sdk") {
+				return "proxy-wasm-go-sdk (github.com/" + strings.ReplaceAll(org, "_", "-") + ")"
+			}
+		}
+		return "proxy-wasm-go-sdk"
+	case strings.HasPrefix(n, "RootContext::") || strings.HasPrefix(n, "ContextBase::") ||
+		strings.HasPrefix(n, "_ZN11RootContext") || strings.HasPrefix(n, "_ZN11ContextBase"):
+		// proxy-wasm-cpp-sdk's classes live in the global namespace.
+		return "proxy-wasm-cpp-sdk"
+	}
+	return ""
+}
+
+func hasValue(vs []wasm.ProducerValue, pred func(name string) bool) (wasm.ProducerValue, bool) {
+	for _, v := range vs {
+		if pred(v.Name) {
+			return v, true
+		}
+	}
+	return wasm.ProducerValue{}, false
+}
+
+func tool(v wasm.ProducerValue) string {
+	if v.Version == "" {
+		return v.Name
+	}
+	return v.Name + " " + v.Version
+}
+
+// guessLanguage names the source language, toolchain and SDK from the
+// producers section, the exports and imports runtimes add, and the shapes
+// of names in the name section. Each conclusion lists its evidence.
+func guessLanguage(m *wasm.Module) Language {
+	s := collect(m)
+	var l Language
+	ev := func(format string, args ...any) { l.Evidence = append(l.Evidence, fmt.Sprintf(format, args...)) }
+	for _, v := range s.languages {
+		ev("producers language: %s", tool(v))
+	}
+	for _, v := range s.processedBy {
+		ev("producers processed-by: %s", tool(v))
+	}
+	for _, v := range s.sdks {
+		ev("producers sdk: %s", tool(v))
+	}
+	is := func(want string) func(string) bool { return func(n string) bool { return n == want } }
+	prefix := func(p string) func(string) bool { return func(n string) bool { return strings.HasPrefix(n, p) } }
+	switch tg, ok := hasValue(s.processedBy, is("TinyGo")); {
+	case ok || s.tinygoNames > 0:
+		l.Name = "TinyGo"
+		if ok {
+			l.Toolchain = tool(tg)
+		}
+		if s.tinygoNames > 0 {
+			ev("name section: %d TinyGo runtime functions", s.tinygoNames)
+		}
+	case s.goBuildID || hasLang(s.languages, "Go") || s.goNames > 0 && s.rustNames == 0 && s.cppNames == 0:
+		l.Name = "Go"
+		if s.goBuildID {
+			ev("custom section go:buildid (the Go linker's)")
+		}
+		if s.goNames > 0 {
+			ev("name section: %d Go runtime/main functions", s.goNames)
+		}
+		if v, ok := hasValue(s.processedBy, prefix("Go")); ok {
+			l.Toolchain = tool(v)
+		} else if v, ok := hasValue(s.languages, is("Go")); ok {
+			l.Toolchain = v.Version // "go1.26.8"
+		}
+	case len(s.asExports) > 0 || s.asNames > 0:
+		l.Name = "AssemblyScript"
+		if len(s.asExports) > 0 {
+			ev("AssemblyScript runtime exports: %s", strings.Join(s.asExports, ", "))
+		}
+		if s.asNames > 0 {
+			ev("name section: %d ~lib/ functions", s.asNames)
+		}
+	case hasLang(s.languages, "Rust") || s.rustNames > 0:
+		l.Name = "Rust"
+		if s.rustNames > 0 {
+			ev("name section: %d Rust-mangled names", s.rustNames)
+		}
+		if v, ok := hasValue(s.processedBy, is("rustc")); ok {
+			l.Toolchain = tool(v)
+		}
+	case hasLangPrefix(s.languages, "C_plus_plus") || s.cppNames > 0:
+		l.Name = "C++"
+		if s.cppNames > 0 {
+			ev("name section: %d C++ names", s.cppNames)
+		}
+	case hasLangPrefix(s.languages, "C"):
+		l.Name = "C"
+	default:
+		l.Name = "unknown"
+	}
+	if l.Name == "C" || l.Name == "C++" {
+		switch {
+		case s.emImports > 0 || len(s.emExports) > 0:
+			l.Toolchain = "Emscripten"
+			if v, ok := hasValue(s.sdks, prefix("Emscripten")); ok {
+				l.Toolchain = tool(v)
+			}
+			ev("Emscripten runtime: %d env imports, exports %s", s.emImports, strings.Join(s.emExports, ", "))
+		default:
+			if v, ok := hasValue(s.processedBy, func(n string) bool { return strings.Contains(n, "clang") }); ok {
+				l.Toolchain = tool(v)
+			}
+		}
+	}
+	if s.asyncify {
+		ev("asyncify_* exports: processed by Binaryen's asyncify pass")
+	}
+	l.SDK = s.sdkName
+	if l.SDK == "" && len(s.sdks) > 0 {
+		l.SDK = tool(s.sdks[0])
+	}
+	if l.SDK != "" && s.sdkName != "" {
+		ev("name section: functions of %s", s.sdkName)
+	}
+	if len(l.Evidence) == 0 {
+		l.Evidence = []string{}
+	}
+	return l
+}
+
+func hasLang(vs []wasm.ProducerValue, name string) bool {
+	_, ok := hasValue(vs, func(n string) bool { return n == name })
+	return ok
+}
+
+// hasLangPrefix matches DWARF language names as producers writes them:
+// "C_plus_plus_14", "C11", "C99".
+func hasLangPrefix(vs []wasm.ProducerValue, prefix string) bool {
+	_, ok := hasValue(vs, func(n string) bool {
+		if !strings.HasPrefix(n, prefix) {
+			return false
+		}
+		rest := n[len(prefix):]
+		return prefix != "C" || rest == "" || rest[0] >= '0' && rest[0] <= '9'
+	})
+	return ok
+}

@@ -69,6 +69,15 @@ func TestCallbacks(t *testing.T) {
 	if LookupCallback("proxy_on_foreign_function", Version010) != nil {
 		t.Error("0.1.0 has no foreign function callback")
 	}
+	n := 0
+	for _, c := range Callbacks() {
+		if c.Name == "proxy_on_request_headers" {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Errorf("Callbacks lists proxy_on_request_headers %d times, want 2 (0.1.0 and 0.2.x)", n)
+	}
 	if !IsCallback("malloc") || IsCallback("memory") {
 		t.Error("IsCallback")
 	}

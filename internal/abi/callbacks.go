@@ -71,6 +71,10 @@ func LookupCallback(name string, v Version) *Callback {
 	return found
 }
 
+// Callbacks returns every callback signature the tables hold, a name once
+// per ABI-specific signature.
+func Callbacks() []Callback { return append([]Callback(nil), callbacks...) }
+
 // IsCallback reports whether name is an export some host calls.
 func IsCallback(name string) bool { return LookupCallback(name, VersionUnknown) != nil }
 

@@ -224,7 +224,7 @@ func unknownImportHint(m *wasm.Module, im wasm.Import) string {
 	}
 	switch {
 	case im.Name == "abort" && guessLanguage(m).Name == "AssemblyScript":
-		return "AssemblyScript imports env.abort unless told otherwise: build with --use abort=abort_proc_exit (the proxy runtime's abort), as @solo-io/proxy-runtime's README says"
+		return "AssemblyScript imports env.abort unless told otherwise: build with --use abort=abort_proc_exit (@solo-io/proxy-runtime's abort, which logs the message at critical and calls proc_exit)"
 	case strings.HasPrefix(im.Name, "proxy_"):
 		return fmt.Sprintf("%s is not a Proxy-Wasm host function of proxy-wasm-cpp-host (ABI 0.1.0 to 0.2.1): the SDK targets a newer ABI or another host's extensions; use an SDK release for ABI 0.2.1", full)
 	}
@@ -285,6 +285,19 @@ func (r *Report) callbacks(m *wasm.Module, v abi.Version) {
 		}
 		r.Callbacks = append(r.Callbacks, cb)
 	}
+	// Exports that look like callbacks but that no host looks up are
+	// silently ignored by the proxy; say so, with the likely intended name.
+	for _, e := range m.Exports {
+		if e.Kind != wasm.KindFunc || !strings.HasPrefix(e.Name, "proxy_on_") || abi.IsCallback(e.Name) {
+			continue
+		}
+		ft, _ := m.FuncType(e.Index)
+		note := "not called: no host looks up this name"
+		if s := closestCallback(e.Name); s != "" {
+			note += "; the callback is named " + s
+		}
+		r.Callbacks = append(r.Callbacks, Callback{Name: e.Name, Signature: ft.String(), OK: true, Note: note})
+	}
 	if r.Allocator == "" {
 		r.Allocator = "none"
 		r.addProblem(Problem{Reason: "missing_malloc", Message: "Wasm module is missing malloc function.",
@@ -313,4 +326,36 @@ func exportHint(c *abi.Callback, v abi.Version) string {
 		h += "; fix the export's declaration"
 	}
 	return h
+}
+
+// closestCallback returns the callback name nearest to name by edit
+// distance, if it is near enough to be a misspelling or an old name.
+func closestCallback(name string) string {
+	best, bestD := "", len(name)/3+1
+	for _, c := range abi.Callbacks() {
+		if d := editDistance(name, c.Name); d < bestD {
+			best, bestD = c.Name, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }

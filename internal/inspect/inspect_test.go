@@ -69,6 +69,7 @@ func TestHostCheck(t *testing.T) {
 			reasons:    []string{"missing_import"},
 			hintPrefix: "AssemblyScript imports env.abort unless told otherwise: build with --use abort=abort_proc_exit",
 			missing:    1,
+			uncalled:   []string{"proxy_on_grpc_trailing_metadata"},
 		},
 		{
 			file: "mismatch.wasm", abi: "0.2.1", allocator: "proxy_on_memory_allocate",
@@ -237,6 +238,24 @@ func TestLanguage(t *testing.T) {
 	if ev := inspectFile(t, "go-wasi.wasm", "").Language.Evidence; !reflect.DeepEqual(ev, []string{
 		"producers language: Go go1.26.8", "custom section go:buildid (the Go linker's)", "name section: 2 Go runtime/main functions"}) {
 		t.Errorf("go-wasi evidence %q", ev)
+	}
+}
+
+func TestMisnamedCallback(t *testing.T) {
+	r := inspectFile(t, "as-abort.wasm", "")
+	c := r.Callbacks[len(r.Callbacks)-1]
+	want := Callback{Name: "proxy_on_grpc_trailing_metadata", Signature: "i32 i32 i32 -> void", OK: true,
+		Note: "not called: no host looks up this name; the callback is named proxy_on_grpc_receive_trailing_metadata"}
+	if c != want {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+	for _, tt := range []struct{ in, want string }{
+		{"proxy_on_request_header", "proxy_on_request_headers"},
+		{"proxy_on_custom_thing", ""},
+	} {
+		if got := closestCallback(tt.in); got != tt.want {
+			t.Errorf("closestCallback(%q) = %q, want %q", tt.in, got, tt.want)
+		}
 	}
 }
 

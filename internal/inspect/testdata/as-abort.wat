@@ -1,6 +1,7 @@
 ;; An AssemblyScript-shaped plugin built without --use abort=...: it imports
 ;; env.abort, which no Proxy-Wasm host provides. ABI 0.2.0, malloc, a start
-;; section, and the AS runtime exports.
+;; section, the AS runtime exports, and proxy-runtime 0.1.8's misnamed
+;; proxy_on_grpc_trailing_metadata, which no host calls.
 (module
   (import "env" "proxy_log" (func (param i32 i32 i32) (result i32)))
   (import "env" "abort" (func $abort (param i32 i32 i32 i32)))
@@ -16,4 +17,5 @@
   (func (export "proxy_on_context_create") (param i32 i32))
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) i32.const 0)
   (func (export "proxy_validate_configuration") (param i32 i32) (result i32) i32.const 1)
+  (func (export "proxy_on_grpc_trailing_metadata") (param i32 i32 i32))
 )

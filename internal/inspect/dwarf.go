@@ -1,8 +1,12 @@
 package inspect
 
 import (
+	"debug/dwarf"
 	"encoding/binary"
+	"fmt"
 	"sort"
+
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
 )
 
 // unitVersions walks the unit headers of .debug_info (DWARF 4 §7.5.1.1,
@@ -58,4 +62,71 @@ func lineVersion(line []byte) int {
 		return v
 	}
 	return 0
+}
+
+// dwarfSections are the sections debug/dwarf reads besides the DWARF 4
+// ones passed to dwarf.New.
+var dwarf5Sections = []string{".debug_addr", ".debug_line_str", ".debug_str_offsets", ".debug_rnglists", ".debug_loclists"}
+
+// subprogramCheck counts the DWARF subprograms with an address and how many
+// of them start exactly where a function body does. In a module as the
+// linker wrote it every one does (DW_AT_low_pc is the body's start as a
+// code offset); a module rewritten afterwards (wasm-opt, which clang runs
+// behind your back when it is on PATH and -O is on the link line) keeps
+// DWARF that no longer matches its code.
+func subprogramCheck(m *wasm.Module) (subprograms, matched, zeroed int, err error) {
+	defer func() {
+		// debug/dwarf is the standard library's; a panic on a malformed
+		// section there must not take inspect down.
+		if p := recover(); p != nil {
+			err = fmt.Errorf("read DWARF: %v", p)
+		}
+	}()
+	d, err := dwarf.New(m.Custom(".debug_abbrev"), nil, nil, m.Custom(".debug_info"), m.Custom(".debug_line"),
+		nil, m.Custom(".debug_ranges"), m.Custom(".debug_str"))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	for _, name := range dwarf5Sections {
+		if b := m.Custom(name); b != nil {
+			if err := d.AddSection(name, b); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+	}
+	starts := make(map[uint64]bool, len(m.Code))
+	for _, b := range m.Code {
+		starts[uint64(b.Start-m.CodeStart)] = true
+	}
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return subprograms, matched, zeroed, err
+		}
+		if e == nil {
+			return subprograms, matched, zeroed, nil
+		}
+		if e.Tag != dwarf.TagSubprogram {
+			continue
+		}
+		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
+		if !ok {
+			continue
+		}
+		// -1 and -2 (32-bit) are wasm-ld's tombstones for dead code; a
+		// 0 is what older linkers and Binaryen leave for code they moved
+		// or dropped.
+		if low == 0 {
+			zeroed++
+			continue
+		}
+		if low >= 0xfffffffe {
+			continue
+		}
+		subprograms++
+		if starts[low] {
+			matched++
+		}
+	}
 }

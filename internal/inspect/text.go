@@ -157,6 +157,18 @@ func (r *Report) WriteText(w io.Writer) error {
 			units = fmt.Sprintf(", %d unit%s", d.DWARFUnits, plural(d.DWARFUnits))
 		}
 		p("  %-14s%s%s, %d bytes in %s\n", "DWARF", vdesc, units, r.dwarfBytes(), strings.Join(d.DWARFSections, " "))
+		switch {
+		case d.DWARFStale && d.DWARFSubprograms == 0:
+			p("  %-14sSTALE: every subprogram's address is 0; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n", "")
+		case d.DWARFStale:
+			p("  %-14sSTALE: %d of %d subprograms start where no function body does; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n",
+				"", d.DWARFSubprograms-d.DWARFMatched, d.DWARFSubprograms)
+		case d.DWARFSubprograms > 0:
+			p("  %-14sall %d subprograms start at function bodies\n", "", d.DWARFSubprograms)
+		}
+		if d.DWARFError != "" {
+			p("  %-14scould not read all of it: %s\n", "", d.DWARFError)
+		}
 	} else if len(d.DWARFSections) > 0 {
 		p("  %-14sno .debug_info; sections %s\n", "DWARF", strings.Join(d.DWARFSections, " "))
 	} else {

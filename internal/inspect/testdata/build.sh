@@ -1,7 +1,7 @@
 #!/bin/sh
 # Rebuilds the test modules of internal/inspect from their .wat sources with
 # wabt's wat2wasm (and addcustom.py for custom sections wat2wasm cannot
-# write). Tests never run this; they read the committed .wasm files.
+# write), and stale-dwarf.wasm with Binaryen's wasm-opt. Tests never run this; they read the committed .wasm files.
 set -eu
 cd "$(dirname "$0")"
 for w in *.wat; do
@@ -14,4 +14,11 @@ str() { printf '%02x%s' "${#1}" "$(hex "$1")"; }
 producers="01$(str language)01$(str Go)$(str go1.26.8)"
 python3 addcustom.py go-wasi.wasm go-wasi.wasm --before name "producers=$producers"
 python3 addcustom.py go-wasi.wasm go-wasi.wasm --first "go:buildid=$(hex 'go-build-id/test')"
-echo "wat2wasm $(wat2wasm --version)" >TOOLCHAIN
+# stale-dwarf: internal/wasm's DWARF 4 module rewritten by wasm-opt without
+# -g, as clang does behind your back when -O is on the link line: Binaryen
+# drops the name section and zeroes every subprogram address.
+wasm-opt -O1 ../../wasm/testdata/dwarf4.wasm -o stale-dwarf.wasm
+{
+	echo "wat2wasm $(wat2wasm --version)"
+	wasm-opt --version
+} >TOOLCHAIN

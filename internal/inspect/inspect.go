@@ -111,8 +111,8 @@ type Debug struct {
 	DWARFMatched     int    `json:"dwarf_matched,omitempty"`
 	DWARFStale       bool   `json:"dwarf_stale,omitempty"`
 	DWARFError       string `json:"dwarf_error,omitempty"`
-	SourceMapURL   string   `json:"source_map_url"`
-	ExternalDebug  string   `json:"external_debug_info,omitempty"`
+	SourceMapURL     string `json:"source_map_url"`
+	ExternalDebug    string `json:"external_debug_info,omitempty"`
 }
 
 // Tool is one value of a producers field.

@@ -110,6 +110,8 @@ func subprogramCheck(m *wasm.Module) (subprograms, matched, zeroed int, err erro
 		if e.Tag != dwarf.TagSubprogram {
 			continue
 		}
+		// Parameters, variables and inlined calls hold no function starts.
+		r.SkipChildren()
 		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
 		if !ok {
 			continue

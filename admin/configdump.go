@@ -65,8 +65,10 @@ type Plugin struct {
 	Capabilities     []string `json:"allowed_capabilities,omitempty"` // capability_restriction_config; empty = all
 
 	// Kind is the extension: http, network, service (bootstrap WasmService),
-	// access_log or stat_sink.
-	Kind string `json:"kind"`
+	// access_log or stat_sink. Singleton is a WasmService's singleton flag
+	// (one VM on the main thread instead of one per worker).
+	Kind      string `json:"kind"`
+	Singleton bool   `json:"singleton,omitempty"`
 	// FilterName is the name of the filter entry in the chain
 	// ("envoy.filters.http.wasm", "istio.stats", an ECDS resource name).
 	FilterName string `json:"filter_name,omitempty"`
@@ -313,6 +315,7 @@ func (w *walker) plugin(msg map[string]any, kind, path string, sc scope) {
 		}
 	}
 	p := Plugin{Kind: kind, FilterName: sc.name, ECDS: sc.ecds, Path: path, FailurePolicy: "FAIL_CLOSED"}
+	p.Singleton, _ = msg["singleton"].(bool)
 	if sc.used != "" && sc.ecds == nil {
 		p.Used = []string{sc.used}
 	}

@@ -115,7 +115,7 @@ func (s *Server) serveServerInfo(w http.ResponseWriter) {
 	}{
 		Version: s.opts.Version, State: "LIVE", HotRestartVersion: "11.104",
 		CommandLineOptions: options{
-			BaseID: "0", Concurrency: 2, ConfigPath: "/etc/envoy/envoy.yaml", LogLevel: logLevel,
+			BaseID: "0", Concurrency: s.opts.Concurrency, ConfigPath: "/etc/envoy/envoy.yaml", LogLevel: logLevel,
 			LogFormat: "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v", Mode: "Serve", DrainTime: "600s",
 			ParentShutdownTime: "900s", FileFlushInterval: "10s", DrainStrategy: "Gradual",
 		},

@@ -63,6 +63,10 @@ type Options struct {
 	TapConfigIDs []string
 	// Addr is the listen address; "" picks a free local port.
 	Addr string
+	// Concurrency is the number of worker threads the fake reports
+	// (server.concurrency and /server_info); 0 means 2, Istio's sidecar
+	// default.
+	Concurrency int
 }
 
 // EnvoyLoggers are the logger names of a current Envoy, in the order
@@ -153,6 +157,11 @@ func New(opts Options) *Server {
 	if s.opts.Version == "" {
 		s.opts.Version = DefaultVersion
 	}
+	if s.opts.Concurrency == 0 {
+		s.opts.Concurrency = 2
+	}
+	s.metrics["server.concurrency"] = &Metric{Name: "server.concurrency", Type: "gauge", Value: uint64(s.opts.Concurrency)}
+	s.metrics["server.live"] = &Metric{Name: "server.live", Type: "gauge", Value: 1}
 	s.tap = newTapState(opts.TapConfigIDs)
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	if opts.Addr != "" {

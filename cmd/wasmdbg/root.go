@@ -132,6 +132,8 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newVersionCmd(io),
 		newSymbolizeCmd(io),
 		newInspectCmd(io),
+		newLevelCmd(io),
+		newMetricsCmd(io),
 	} {
 		root.AddCommand(c)
 	}

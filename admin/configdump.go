@@ -505,6 +505,15 @@ func (p Plugin) RuntimeName() string {
 	return strings.TrimPrefix(p.Runtime, "envoy.wasm.runtime.")
 }
 
+// RuntimeFull is the configured runtime, or envoy.wasm.runtime.v8 when none
+// is: Envoy then takes the first it has, and official builds have only v8.
+func (p Plugin) RuntimeFull() string {
+	if p.Runtime == "" {
+		return "envoy.wasm.runtime.v8"
+	}
+	return p.Runtime
+}
+
 // LogPrefix is what Envoy puts after "wasm log" for this plugin's stream
 // contexts (proxy-wasm-cpp-host makeLogPrefix): " <name> <root_id> <vm_id>",
 // each only when set.

@@ -15,18 +15,24 @@ type WasmReport struct {
 	Workers int       `json:"workers"`         // worker threads (server.concurrency); -1 unknown
 	Plugins []Plugin  `json:"-"`               // from /config_dump; nil if unknown
 	Stats   WasmStats `json:"stats"`
-	// ExpectedActive is the estimate of ExpectedVMs, -1 when plugins or
-	// workers are unknown.
-	ExpectedActive int `json:"expected_active"`
-	DistinctVMs    int `json:"distinct_vms"`
+	// Estimates are ExpectedVMs' answers per runtime (as configured, e.g.
+	// "envoy.wasm.runtime.v8"); nil when plugins or workers are unknown.
+	Estimates map[string]VMEstimate `json:"estimates,omitempty"`
 }
 
 // NewWasmReport fills in the estimate. workers < 0 means unknown; plugins
 // nil means unknown.
 func NewWasmReport(envoy string, workers int, plugins []Plugin, st WasmStats) WasmReport {
-	r := WasmReport{Envoy: envoy, Workers: workers, Plugins: plugins, Stats: st, ExpectedActive: -1, DistinctVMs: -1}
+	r := WasmReport{Envoy: envoy, Workers: workers, Plugins: plugins, Stats: st}
 	if plugins != nil && workers >= 0 {
-		r.DistinctVMs, r.ExpectedActive = ExpectedVMs(plugins, workers)
+		byRuntime := map[string][]Plugin{}
+		for _, p := range plugins {
+			byRuntime[p.RuntimeFull()] = append(byRuntime[p.RuntimeFull()], p)
+		}
+		r.Estimates = map[string]VMEstimate{}
+		for rt, ps := range byRuntime {
+			r.Estimates[rt] = ExpectedVMs(ps, workers)
+		}
 	}
 	return r
 }
@@ -55,40 +61,37 @@ func (r WasmReport) Explain() []string {
 	}
 	out = append(out, head)
 
-	var active, created float64
 	for _, rt := range r.Stats.Runtimes {
-		out = append(out, fmt.Sprintf("runtime %s: %s VMs active, %s created", strings.TrimPrefix(rt.Runtime, "envoy.wasm.runtime."), num(rt.Active), num(rt.Created)))
-		active += rt.Active
-		created += rt.Created
+		short := strings.TrimPrefix(rt.Runtime, "envoy.wasm.runtime.")
+		out = append(out, fmt.Sprintf("runtime %s: %s VMs active, %s created", short, num(rt.Active), num(rt.Created)))
+		if e, ok := r.Estimates[rt.Runtime]; ok {
+			out = append(out, "  "+e.explain(rt.Active))
+		}
+		if rt.Created > rt.Active {
+			out = append(out, fmt.Sprintf("  created − active = %s VMs no longer alive: each configuration load first starts a throw-away canary VM, and VMs are replaced on configuration updates and reloads", num(rt.Created-rt.Active)))
+		}
 	}
 	if len(r.Stats.Runtimes) == 0 {
 		out = append(out, "no wasm runtime stats: no plugin has loaded since envoy started, or the stats are filtered out (istio keeps the \"wasm\" prefix by default)")
 	}
+	rts := make([]string, 0, len(r.Estimates))
+	for rt := range r.Estimates {
+		rts = append(rts, rt)
+	}
+	sort.Strings(rts)
+	for _, rt := range rts {
+		e := r.Estimates[rt]
+		seen := false
+		for _, s := range r.Stats.Runtimes {
+			seen = seen || s.Runtime == rt
+		}
+		if !seen && len(r.Stats.Runtimes) > 0 {
+			out = append(out, fmt.Sprintf("runtime %s: no stats, although %s configured for it: envoy may lack this runtime (official builds have only v8), so the plugin did not load",
+				strings.TrimPrefix(rt, "envoy.wasm.runtime."), plural(e.Plugins, "plugin is", "plugins are")))
+		}
+	}
 	if r.Stats.VMCount != nil {
 		out = append(out, fmt.Sprintf("wasm_vm_count: %s VMs", num(*r.Stats.VMCount)))
-	}
-	if r.ExpectedActive >= 0 && len(r.Stats.Runtimes) > 0 {
-		exp := float64(r.ExpectedActive)
-		line := fmt.Sprintf("%s need %s (plugins share VMs only when runtime, vm_id, code and VM configuration are all equal); "+
-			"each is expected as a base VM plus a clone on the main thread and on each worker: %d × (%d + 2) = %d",
-			plural(len(r.Plugins), "plugin", "plugins"), plural(r.DistinctVMs, "distinct VM", "distinct VMs"), r.DistinctVMs, r.Workers, r.ExpectedActive)
-		switch {
-		case active == exp:
-			line += ", as active shows"
-		case active > exp:
-			line += fmt.Sprintf("; %s active is more: VMs of a replaced configuration stay until their listeners drain, and FAIL_RELOAD plugins get new VMs after runtime errors", num(active))
-		default:
-			line += fmt.Sprintf("; %s active is fewer: a plugin may have failed to load or start (wasmdbg trace shows vm_failure events), or some threads have not created their clones yet", num(active))
-		}
-		out = append(out, line)
-	}
-	if created > active {
-		line := fmt.Sprintf("created − active = %s VMs no longer alive: every configuration load first starts a throw-away canary VM", num(created-active))
-		if r.Plugins != nil {
-			line += fmt.Sprintf(" (at least %d here)", len(r.Plugins))
-		}
-		line += ", and VMs are replaced on configuration updates and reloads"
-		out = append(out, line)
 	}
 	rl := r.Stats.RemoteLoad
 	remote := false
@@ -115,7 +118,14 @@ func (r WasmReport) Explain() []string {
 			parts = append(parts, k+" "+num(p.Values[k]))
 			nonzero = nonzero || p.Values[k] != 0 && k != "vm_memory_size"
 		}
-		line := "plugin " + p.Plugin + ": " + strings.Join(parts, ", ")
+		name := p.Plugin
+		for _, pl := range r.Plugins {
+			if nonPromRE.ReplaceAllString(pl.Name, "_") == p.Plugin {
+				name = pl.Name // the metric name has it sanitized
+				break
+			}
+		}
+		line := "plugin " + name + ": " + strings.Join(parts, ", ")
 		if nonzero {
 			line += " (reloads follow runtime errors under failure_policy FAIL_RELOAD)"
 		}
@@ -129,6 +139,27 @@ func (r WasmReport) Explain() []string {
 		out = append(out, "no plugin metrics: plugins' proxy_define_metric metrics show as wasmcustom.<name> in /stats; if yours defines some, check that the proxy's stats inclusion list keeps them (istio: proxyStatsMatcher)")
 	}
 	return out
+}
+
+// explain compares the estimate with the active gauge.
+func (e VMEstimate) explain(active float64) string {
+	line := fmt.Sprintf("%s need %s (plugins share VMs only when runtime, vm_id, code and VM configuration are all equal); "+
+		"each is expected as a base VM plus a clone on the main thread and on each worker",
+		plural(e.Plugins, "plugin", "plugins"), plural(e.PerWorker+e.Singletons, "distinct VM", "distinct VMs"))
+	if e.Singletons > 0 {
+		line += " (a singleton service: base plus one clone on the main thread)"
+	}
+	line += ": " + e.Formula()
+	exp := float64(e.Expected)
+	switch {
+	case active == exp:
+		line += ", as active shows"
+	case active > exp:
+		line += fmt.Sprintf("; %s active is more: VMs of a replaced configuration stay until their listeners drain, and FAIL_RELOAD plugins get new VMs after runtime errors", num(active))
+	default:
+		line += fmt.Sprintf("; %s active is fewer: a plugin may have failed to load or start (wasmdbg trace shows vm_failure events), or some threads have not created their clones yet", num(active))
+	}
+	return line
 }
 
 // Values flattens the report's numbers for comparing scrapes: a stable

@@ -259,7 +259,7 @@ func (p Plugin) VMKey() string {
 // not in active. This is read from Envoy and proxy-wasm-cpp-host code and
 // matches published observations (8 plugins, concurrency 2: active 32,
 // created 40 = 32 + 8 canaries); it is an estimate, not a guarantee.
-func ExpectedVMs(plugins []Plugin, workers int) (distinct, expected int) {
+func ExpectedVMs(plugins []Plugin, workers int) VMEstimate {
 	perWorker := map[string]bool{}
 	singleton := map[string]bool{}
 	for _, p := range plugins {
@@ -269,13 +269,30 @@ func ExpectedVMs(plugins []Plugin, workers int) (distinct, expected int) {
 		}
 		perWorker[p.VMKey()] = true
 	}
-	expected = len(perWorker) * (workers + 2)
-	distinct = len(perWorker)
+	e := VMEstimate{Plugins: len(plugins), PerWorker: len(perWorker), Workers: workers}
 	for k := range singleton {
 		if !perWorker[k] {
-			distinct++
-			expected += 2
+			e.Singletons++
 		}
 	}
-	return distinct, expected
+	e.Expected = e.PerWorker*(workers+2) + e.Singletons*2
+	return e
+}
+
+// VMEstimate is ExpectedVMs' answer.
+type VMEstimate struct {
+	Plugins    int `json:"plugins"`
+	PerWorker  int `json:"per_worker_vms"` // distinct VM keys of filters and per-worker services
+	Singletons int `json:"singleton_vms"`  // distinct VM keys only singleton services use
+	Workers    int `json:"workers"`
+	Expected   int `json:"expected_active"`
+}
+
+// Formula shows how Expected was reached: "3 × (2 + 2) + 1 × 2 = 14".
+func (e VMEstimate) Formula() string {
+	s := fmt.Sprintf("%d × (%d + 2)", e.PerWorker, e.Workers)
+	if e.Singletons > 0 {
+		s += fmt.Sprintf(" + %d × 2", e.Singletons)
+	}
+	return fmt.Sprintf("%s = %d", s, e.Expected)
 }

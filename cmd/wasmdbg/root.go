@@ -134,6 +134,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newInspectCmd(io),
 		newLevelCmd(io),
 		newMetricsCmd(io),
+		newPluginsCmd(io),
 	} {
 		root.AddCommand(c)
 	}

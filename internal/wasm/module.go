@@ -45,11 +45,11 @@ type Module struct {
 	Exports   []Export
 	Start     uint32 // start function index, when HasStart
 	HasStart  bool
-	DataCount uint32 // when HasDataCount
-	// HasDataCount reports a datacount section.
-	HasDataCount bool
-	Elements     uint32 // number of element segments
-	Data         uint32 // number of data segments
+	DataCount uint32 // the datacount section's value, when HasDataCount
+
+	HasDataCount    bool
+	ElementSegments uint32 // number of element segments (not decoded)
+	DataSegments    uint32 // number of data segments (not decoded)
 
 	// Code holds the function bodies in order: Code[i] is the body of
 	// function NumImportedFuncs()+i. CodeStart is the file offset of the
@@ -60,16 +60,15 @@ type Module struct {
 
 	Names             Names // from the "name" section, when HasNames
 	HasNames          bool
-	Producers         []ProducerField
-	TargetFeatures    []Feature
-	SourceMappingURL  string
-	ExternalDebugInfo string
+	Producers         []ProducerField // "producers", in file order
+	TargetFeatures    []Feature       // "target_features"
+	SourceMappingURL  string          // "sourceMappingURL": the module's source map, often relative
+	ExternalDebugInfo string          // "external_debug_info": where the separate DWARF file is
 
 	// Warnings are the problems found in custom sections, each an *Error.
 	Warnings []error
 
-	funcImports     []uint32 // type index of each imported function
-	importedGlobals uint32
+	funcImports []uint32 // type index of each imported function
 }
 
 // ReadFile reads and parses the module at path; errors start with the path.

@@ -52,14 +52,14 @@ func (m *Module) section(d *decoder, id SectionID) error {
 		}
 	case SectionElement:
 		// Segments are not decoded: only how many there are.
-		m.Elements = d.count("element segments", 1)
+		m.ElementSegments = d.count("element segments", 1)
 		d.pos = len(d.buf)
 	case SectionDataCount:
 		m.DataCount, m.HasDataCount = d.u32(), true
 	case SectionCode:
 		m.codeSection(d)
 	case SectionData:
-		m.Data = d.count("data segments", 1)
+		m.DataSegments = d.count("data segments", 1)
 		d.pos = len(d.buf)
 	}
 	d.end()
@@ -140,7 +140,6 @@ func (m *Module) importSection(d *decoder) {
 			im.Memory = limits(d, "import", i)
 		case KindGlobal:
 			im.Global = globalType(d, "import", i)
-			m.importedGlobals++
 		case KindTag:
 			im.TypeIndex = m.tagType(d, i)
 		default:

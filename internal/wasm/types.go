@@ -10,6 +10,8 @@ import (
 // SectionID is the id byte of a section (spec §5.5.2).
 type SectionID uint8
 
+// The section ids of the core specification and the exception-handling
+// proposal.
 const (
 	SectionCustom SectionID = iota
 	SectionType
@@ -50,6 +52,7 @@ var order = map[SectionID]int{
 // ValType is a value type byte (spec §5.3.1).
 type ValType byte
 
+// The value types: numbers, vectors (SIMD) and references.
 const (
 	I32       ValType = 0x7f
 	I64       ValType = 0x7e
@@ -129,6 +132,7 @@ func typeList(ts []ValType) string {
 // ExternKind is what an import or export is (spec §5.5.5).
 type ExternKind uint8
 
+// The kinds of import and export.
 const (
 	KindFunc ExternKind = iota
 	KindTable

@@ -79,8 +79,8 @@ func TestPlugin(t *testing.T) {
 	if len(m.Memories) != 1 || m.Memories[0].Min != 2 || len(m.Globals) != 1 || !m.Globals[0].Mutable {
 		t.Errorf("memories %+v globals %+v", m.Memories, m.Globals)
 	}
-	if m.Data != 1 || m.HasStart || m.HasDataCount || len(m.Warnings) != 0 {
-		t.Errorf("data %d start %v datacount %v warnings %v", m.Data, m.HasStart, m.HasDataCount, m.Warnings)
+	if m.DataSegments != 1 || m.HasStart || m.HasDataCount || len(m.Warnings) != 0 {
+		t.Errorf("data %d start %v datacount %v warnings %v", m.DataSegments, m.HasStart, m.HasDataCount, m.Warnings)
 	}
 }
 
@@ -102,8 +102,8 @@ func TestKinds(t *testing.T) {
 	if !reflect.DeepEqual(m.Globals, wantGlobals) {
 		t.Errorf("globals %+v", m.Globals)
 	}
-	if !m.HasStart || m.Start != 1 || !m.HasDataCount || m.DataCount != 1 || m.Elements != 1 || m.Data != 1 {
-		t.Errorf("start %v/%d datacount %v/%d elements %d data %d", m.HasStart, m.Start, m.HasDataCount, m.DataCount, m.Elements, m.Data)
+	if !m.HasStart || m.Start != 1 || !m.HasDataCount || m.DataCount != 1 || m.ElementSegments != 1 || m.DataSegments != 1 {
+		t.Errorf("start %v/%d datacount %v/%d elements %d data %d", m.HasStart, m.Start, m.HasDataCount, m.DataCount, m.ElementSegments, m.DataSegments)
 	}
 	if m.HasNames {
 		t.Error("kinds.wasm has no name section")

@@ -155,10 +155,12 @@ func guessLanguage(m *wasm.Module) Language {
 		if s.goNames > 0 {
 			ev("name section: %d Go runtime/main functions", s.goNames)
 		}
-		if v, ok := hasValue(s.processedBy, prefix("Go")); ok {
+		// Go writes language "Go go1.26.8" and processed-by
+		// "Go cmd/compile go1.26.8"; the version says it all.
+		if v, ok := hasValue(s.languages, is("Go")); ok && v.Version != "" {
+			l.Toolchain = v.Version
+		} else if v, ok := hasValue(s.processedBy, prefix("Go")); ok {
 			l.Toolchain = tool(v)
-		} else if v, ok := hasValue(s.languages, is("Go")); ok {
-			l.Toolchain = v.Version // "go1.26.8"
 		}
 	case len(s.asExports) > 0 || s.asNames > 0:
 		l.Name = "AssemblyScript"

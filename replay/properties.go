@@ -1,0 +1,290 @@
+package replay
+
+import (
+	"encoding/binary"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+)
+
+// PropertyTree holds the properties a capture provides (node metadata,
+// cluster names, anything the plugin reads with proxy_get_property). A path
+// is a list of segments (the ABI separates them with NUL bytes); leaves are
+// already serialized as Envoy serializes CEL values: strings and bytes raw,
+// integers as 8 little-endian bytes, booleans as one byte, maps as
+// header-map pairs (Envoy source/extensions/common/wasm/context.cc
+// serializeValue).
+type PropertyTree struct {
+	root *propNode
+}
+
+type propNode struct {
+	leaf     []byte
+	isLeaf   bool
+	keys     []string
+	children map[string]*propNode
+}
+
+// NewPropertyTree returns an empty tree.
+func NewPropertyTree() *PropertyTree { return &PropertyTree{root: &propNode{}} }
+
+// Set stores a serialized leaf at path, creating maps on the way.
+func (t *PropertyTree) Set(path []string, value []byte) {
+	n := t.root
+	for _, seg := range path {
+		n = n.child(seg)
+	}
+	n.isLeaf, n.leaf, n.children, n.keys = true, value, nil, nil
+}
+
+func (n *propNode) child(seg string) *propNode {
+	if n.children == nil {
+		n.children = map[string]*propNode{}
+		n.isLeaf = false
+	}
+	c := n.children[seg]
+	if c == nil {
+		c = &propNode{}
+		n.children[seg] = c
+		n.keys = append(n.keys, seg)
+	}
+	return c
+}
+
+func (n *propNode) serialize() []byte {
+	if n.isLeaf {
+		return n.leaf
+	}
+	hs := make([]Header, len(n.keys))
+	for i, k := range n.keys {
+		hs[i] = Header{Name: k, Value: string(n.children[k].serialize())}
+	}
+	return encodePairs(hs)
+}
+
+// PropertyString, PropertyInt and PropertyBool serialize leaves.
+func PropertyString(s string) []byte { return []byte(s) }
+
+// PropertyInt serializes an int64.
+func PropertyInt(v int64) []byte { return binary.LittleEndian.AppendUint64(nil, uint64(v)) }
+
+// PropertyUint serializes a uint64.
+func PropertyUint(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+
+// PropertyDouble serializes a float64.
+func PropertyDouble(v float64) []byte {
+	return binary.LittleEndian.AppendUint64(nil, math.Float64bits(v))
+}
+
+// PropertyBool serializes a bool.
+func PropertyBool(v bool) []byte {
+	if v {
+		return []byte{1}
+	}
+	return []byte{0}
+}
+
+// getProperty is Envoy's Context::getProperty: the first segment names an
+// attribute (capture-provided first, then the standard ones, then values
+// the plugin set with proxy_set_property), the rest walk into maps.
+func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
+	if path == "" {
+		return nil, abi.NotFound
+	}
+	segs := strings.Split(path, "\x00")
+	var n *propNode
+	if t := vm.cfg.Properties; t != nil && t.root.children != nil {
+		n = t.root.children[segs[0]]
+	}
+	if n == nil {
+		n = vm.standardAttribute(c, segs[0])
+	}
+	if n == nil {
+		if v, ok := c.filterState[segs[0]]; ok {
+			n = &propNode{isLeaf: true, leaf: v}
+		}
+	}
+	if n == nil {
+		return nil, abi.NotFound
+	}
+	for _, seg := range segs[1:] {
+		if n.isLeaf || n.children == nil {
+			return nil, abi.NotFound
+		}
+		n = n.children[seg]
+		if n == nil {
+			return nil, abi.NotFound
+		}
+	}
+	return n.serialize(), abi.Ok
+}
+
+func leaf(b []byte) *propNode { return &propNode{isLeaf: true, leaf: b} }
+
+func mapNode(kv ...any) *propNode {
+	n := &propNode{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		v := kv[i+1]
+		var c *propNode
+		switch v := v.(type) {
+		case *propNode:
+			c = v
+		case []byte:
+			c = leaf(v)
+		case string:
+			c = leaf([]byte(v))
+		}
+		if c == nil {
+			continue
+		}
+		key := kv[i].(string)
+		if n.children == nil {
+			n.children = map[string]*propNode{}
+		}
+		n.children[key] = c
+		n.keys = append(n.keys, key)
+	}
+	return n
+}
+
+func headersNode(m *headerMap) *propNode {
+	n := &propNode{children: map[string]*propNode{}}
+	for _, h := range m.h {
+		if c, ok := n.children[h.Name]; ok {
+			c.leaf = append(append(c.leaf, ','), h.Value...)
+			continue
+		}
+		n.children[h.Name] = leaf([]byte(h.Value))
+		n.keys = append(n.keys, h.Name)
+	}
+	return n
+}
+
+// standardAttribute computes Envoy's attributes for the context
+// (envoy docs "Attributes"; Filters::Common::Expr wrappers): request,
+// response, source, destination, connection, and the plugin_* ones.
+func (vm *VM) standardAttribute(c *hostContext, name string) *propNode {
+	switch name {
+	case "plugin_name":
+		if c.kind == kindVM {
+			return nil
+		}
+		return leaf([]byte(vm.cfg.PluginName))
+	case "plugin_root_id":
+		if c.kind == kindVM {
+			return leaf(nil)
+		}
+		return leaf([]byte(vm.cfg.RootID))
+	case "plugin_vm_id":
+		return leaf([]byte(vm.cfg.VMID))
+	}
+	var info *StreamInfo
+	switch {
+	case c.http != nil:
+		info = c.http.stream.info
+	case c.tcp != nil:
+		info = c.tcp.stream.info
+	}
+	if info == nil {
+		return nil
+	}
+	switch name {
+	case "connection_id":
+		return leaf(PropertyUint(info.ConnectionID))
+	case "connection":
+		return mapNode("id", PropertyUint(info.ConnectionID), "mtls", PropertyBool(false))
+	case "source":
+		return peerNode(info.Source)
+	case "destination":
+		return peerNode(info.Destination)
+	case "request":
+		if c.http == nil {
+			return nil
+		}
+		return vm.requestNode(c.http, info)
+	case "response":
+		if c.http == nil {
+			return nil
+		}
+		return vm.responseNode(c.http)
+	}
+	return nil
+}
+
+func peerNode(addr string) *propNode {
+	if addr == "" {
+		return nil
+	}
+	n := mapNode("address", addr)
+	if i := strings.LastIndexByte(addr, ':'); i >= 0 {
+		if p, err := strconv.ParseInt(addr[i+1:], 10, 64); err == nil {
+			n = mapNode("address", addr, "port", PropertyInt(p))
+		}
+	}
+	return n
+}
+
+// requestNode is Envoy's RequestWrapper: header-based keys only while the
+// request headers are reachable (during the request callbacks that have
+// not continued, and in proxy_on_log).
+func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
+	kv := []any{"time", PropertyInt(info.StartTime), "protocol", info.Protocol}
+	if h.reqHeadersOn || h.accessLog {
+		m := h.reqHeaders
+		get := func(k string) string { v, _ := m.get([]byte(k)); return v }
+		path := get(":path")
+		urlPath, query, _ := strings.Cut(path, "?")
+		kv = append(kv, "path", path, "url_path", urlPath, "host", get(":authority"),
+			"scheme", get(":scheme"), "method", get(":method"), "headers", headersNode(m),
+			"referer", get("referer"), "useragent", get("user-agent"), "id", get("x-request-id"),
+			"query", query)
+		size := int64(len(h.forwardedReqBody))
+		if cl, err := strconv.ParseInt(get("content-length"), 10, 64); err == nil {
+			size = cl
+		}
+		kv = append(kv, "size", PropertyInt(size), "total_size", PropertyInt(size+int64(m.byteSize())))
+	}
+	return mapNode(kv...)
+}
+
+// responseNode is Envoy's ResponseWrapper.
+func (vm *VM) responseNode(h *httpStream) *propNode {
+	if h.respHeaders == nil {
+		return nil
+	}
+	var kv []any
+	status, _ := h.respHeaders.get([]byte(":status"))
+	if code, err := strconv.ParseInt(status, 10, 64); err == nil {
+		kv = append(kv, "code", PropertyInt(code))
+	}
+	details := "via_upstream"
+	if h.localReply != nil {
+		details = h.localReply.Details
+	}
+	kv = append(kv, "code_details", details, "flags", PropertyInt(0))
+	if h.respHeadersOn || h.accessLog {
+		kv = append(kv, "headers", headersNode(h.respHeaders))
+		if gs, ok := h.respHeaders.get([]byte("grpc-status")); ok {
+			if v, err := strconv.ParseInt(gs, 10, 64); err == nil {
+				kv = append(kv, "grpc_status", PropertyInt(v))
+			}
+		}
+	}
+	if (h.respTrailersOn || h.accessLog) && h.respTrailers != nil {
+		kv = append(kv, "trailers", headersNode(h.respTrailers))
+	}
+	kv = append(kv, "size", PropertyInt(int64(len(h.forwardedRespBody))))
+	return mapNode(kv...)
+}
+
+// StreamInfo is what Envoy's StreamInfo knows about a stream that the
+// capture provides: addresses, protocol, start time, connection id.
+type StreamInfo struct {
+	Source       string // "10.0.0.1:51234"
+	Destination  string
+	Protocol     string // "HTTP/1.1", "HTTP/2"
+	StartTime    int64  // Unix nanoseconds
+	ConnectionID uint64
+}

@@ -1,0 +1,398 @@
+package replay
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+	"github.com/wasmdbg/wasmdbg/tracer"
+)
+
+// RunOptions say how to report a replay.
+type RunOptions struct {
+	// Sink receives the events as they happen; nil for none.
+	Sink      func(*tracer.Event)
+	Verbosity Verbosity
+}
+
+// Result is the outcome of a replay: what trapped, what each stream did,
+// and the host state at the end.
+type Result struct {
+	Trapped bool
+	Crash   *Crash
+	// Failure is why the VM stopped (trap, start or configure failure,
+	// load error), nil when it ran clean.
+	Failure  *Failure
+	Streams  []*Stream
+	Metrics  []Metric
+	Shared   []SharedEntry
+	Notes    []string
+	Calls    []CallRecord // calls made outside streams (on_tick, on_configure)
+	Ticks    int
+	Reloads  int // fail_reload: VMs started after a failure
+	ABI      string
+	Expected int // expectations checked
+	Failed   int // expectations failed
+}
+
+// ExpectationResult is one expectation and whether it held.
+type ExpectationResult struct {
+	What string `json:"what"`
+	OK   bool   `json:"ok"`
+	Got  string `json:"got,omitempty"`
+}
+
+// maxTicks bounds the ticks one replay fires, so a 1 ms tick period over a
+// long capture cannot run away.
+const maxTicks = 10000
+
+// stallWait is how long (virtual time) a stopped stream waits for a tick to
+// resume it before the replay calls it stalled.
+const stallWait = 30 * time.Second
+
+// Replay runs every stream of the capture through a fresh VM of m, in order,
+// the way Envoy would, and returns what happened. Errors are for the host
+// itself failing; a plugin that traps or fails to start is a Result.
+func Replay(ctx context.Context, m *Module, c *Capture, ro RunOptions) (*Result, error) {
+	r := &runner{mod: m, capture: c, ro: ro, ctx: ctx, res: &Result{ABI: m.ABI().String()}}
+	r.shared = NewSharedStore()
+	for _, kv := range c.Host.SharedData {
+		r.shared.Set(c.Plugin.VMID, kv.Key, kv.Value)
+	}
+	for _, q := range c.Host.Queues {
+		for _, it := range q.Items {
+			r.shared.Enqueue(c.Plugin.VMID, q.Name, it)
+		}
+	}
+	start := c.Host.StartTime
+	if start.IsZero() {
+		start = defaultStart
+	}
+	r.clock = NewClock(start, c.Host.ClockStep)
+	r.calls = newCaptureCalls(c)
+	if err := r.startVM(); err != nil {
+		return r.res, err
+	}
+	for i := range c.Streams {
+		cs := &c.Streams[i]
+		if cs.At != nil {
+			r.advanceTo(start.Add(*cs.At).UnixNano())
+		} else {
+			r.advanceTo(r.clock.UnixNano() + int64(r.clock.Step))
+		}
+		if r.vm.failed && c.Plugin.FailurePolicy == "fail_reload" && r.vm.crash != nil {
+			if err := r.startVM(); err != nil {
+				return r.res, err
+			}
+			r.res.Reloads++
+		}
+		var st *Stream
+		if cs.Kind == "tcp" {
+			st = r.runTCP(i, cs)
+		} else {
+			st = r.runHTTP(i, cs)
+		}
+		r.checkExpectations(cs, st)
+		r.res.Streams = append(r.res.Streams, st)
+	}
+	if d := c.Host.Duration; d > 0 {
+		r.advanceTo(start.Add(d).UnixNano())
+	}
+	r.shutdown()
+	vm := r.vm
+	r.res.Metrics = vm.Metrics()
+	r.res.Shared = r.shared.Snapshot(c.Plugin.VMID)
+	r.res.Notes = append(r.res.Notes, vm.notes...)
+	r.res.Calls = append(r.res.Calls, vm.rootCalls...)
+	r.res.Calls = append(r.res.Calls, vm.rootGrpcCalls...)
+	r.res.Ticks += vm.ticks
+	if r.res.Crash == nil && vm.crash != nil {
+		r.res.Crash = vm.crash
+	}
+	r.res.Trapped = r.res.Crash != nil
+	if r.res.Failure == nil {
+		r.res.Failure = vm.failure
+	}
+	return r.res, nil
+}
+
+type runner struct {
+	mod     *Module
+	capture *Capture
+	ro      RunOptions
+	ctx     context.Context
+	res     *Result
+	vm      *VM
+	clock   *Clock
+	shared  *SharedStore
+	calls   *captureCalls
+}
+
+// startVM creates the VM (again, for fail_reload). A module Envoy would
+// refuse is reported in the Result, not as an error.
+func (r *runner) startVM() error {
+	c := r.capture
+	if r.vm != nil {
+		r.res.Metrics = append(r.res.Metrics, r.vm.Metrics()...)
+		r.res.Notes = append(r.res.Notes, r.vm.notes...)
+		r.res.Ticks += r.vm.ticks
+		if r.res.Crash == nil {
+			r.res.Crash = r.vm.crash
+		}
+		r.vm.Close(r.ctx)
+	}
+	cfg := VMConfig{
+		PluginName: c.Plugin.Name, RootID: c.Plugin.RootID, VMID: c.Plugin.VMID,
+		PluginConfig: c.Plugin.Configuration, VMConfig: c.Plugin.VMConfiguration, Env: c.Plugin.Environment,
+		LogLevel: c.Host.LogLevel, AllowOnHeadersStopIteration: c.Plugin.AllowOnHeadersStopIteration,
+		Clock: r.clock, RandomSeed: c.Host.RandomSeed, Properties: c.Host.Properties,
+		Shared: r.shared, Calls: r.calls, Sink: r.ro.Sink, Verbosity: r.ro.Verbosity,
+	}
+	vm, err := r.mod.NewVM(r.ctx, cfg)
+	r.vm = vm
+	if err != nil {
+		if le, ok := err.(*LoadError); ok {
+			f := &Failure{Reason: le.Reason, Message: le.Message, Hint: le.Hint}
+			vm.failed = true
+			vm.failure = f
+			vm.emitFailure(f)
+			return nil
+		}
+		return err
+	}
+	if vm.failed && vm.crash != nil && vm.rootCtx == nil {
+		// A trap in _initialize/_start/main: Envoy cannot start the VM.
+		f := &Failure{Reason: "initialize_failed", Message: "Failed to initialize Wasm code",
+			Hint: "the module trapped while starting (see the backtrace above)"}
+		if h := vm.restricted; h != nil {
+			f.Reason = "restricted_callback"
+			f.Hint = fmt.Sprintf("%s.%s was called while the VM was starting (%s); only logging, clocks, random and the environment are allowed there: move the call to proxy_on_vm_start or later",
+				h.Module, h.Name, vm.crash.Callback)
+		}
+		vm.failure = f
+		vm.emitFailure(f)
+	}
+	return nil
+}
+
+// advanceTo moves the virtual clock to t, firing the ticks that fall due.
+func (r *runner) advanceTo(t int64) {
+	vm := r.vm
+	for vm.tickPeriod > 0 && vm.nextTick <= t && !vm.failed && vm.ticks < maxTicks {
+		r.clock.AdvanceTo(vm.nextTick)
+		vm.nextTick += int64(vm.tickPeriod)
+		vm.onTick()
+	}
+	r.clock.AdvanceTo(t)
+}
+
+// setTickPeriod is Envoy's timer for proxy_set_tick_period_milliseconds:
+// the first tick comes one period from now; 0 stops it.
+func (vm *VM) setTickPeriod(ms uint32) {
+	vm.tickPeriod = time.Duration(ms) * time.Millisecond
+	if ms > 0 {
+		vm.nextTick = vm.clock.UnixNano() + int64(vm.tickPeriod)
+	}
+}
+
+func (vm *VM) onTick() {
+	root := vm.rootCtx
+	if root == nil || vm.failed || vm.cbs.tick == nil {
+		return
+	}
+	vm.ticks++
+	vm.callDeferred(root, vm.cbs.tick, uint64(root.id))
+	vm.drainAsync()
+}
+
+func (vm *VM) queueReady(context, token uint32) {
+	c := vm.contexts[context]
+	if c == nil || vm.failed || vm.cbs.queueReady == nil {
+		return
+	}
+	vm.callDeferred(c, vm.cbs.queueReady, uint64(c.id), uint64(token))
+}
+
+// shutdown is WasmBase::startShutdown for the root context: proxy_on_done,
+// then proxy_on_delete unless the plugin asked to finish later.
+func (r *runner) shutdown() {
+	vm := r.vm
+	root := vm.rootCtx
+	if root == nil || vm.failed {
+		return
+	}
+	done := true
+	if cb := vm.cbs.done; cb != nil {
+		v, ok := vm.callDeferred(root, cb, uint64(root.id))
+		done = !ok || uint32(v) != 0
+	}
+	vm.drainAsync()
+	if vm.failed {
+		return
+	}
+	if !done {
+		vm.rootPendingDone = true
+		vm.note("proxy_on_done(root) returned false and the plugin never called proxy_done(); Envoy would keep the root context until it does")
+		return
+	}
+	vm.deleteRoot()
+}
+
+func (vm *VM) deleteRoot() {
+	root := vm.rootCtx
+	if root == nil || vm.failed || !root.created {
+		return
+	}
+	if cb := vm.cbs.delete; cb != nil {
+		vm.callDeferred(root, cb, uint64(root.id))
+	}
+	vm.removeContext(root)
+}
+
+// streamInfo builds the stream info Envoy would have.
+func (r *runner) streamInfo(cs *CaptureStream, idx int) *StreamInfo {
+	info := &StreamInfo{Source: cs.Connection.Source, Destination: cs.Connection.Destination,
+		Protocol: cs.Connection.Protocol, StartTime: r.clock.UnixNano(), ConnectionID: uint64(idx + 1)}
+	if info.Source == "" {
+		info.Source = "127.0.0.1:" + strconv.Itoa(40000+idx%20000)
+	}
+	if info.Destination == "" {
+		info.Destination = "127.0.0.1:10000"
+	}
+	if info.Protocol == "" {
+		info.Protocol = "HTTP/1.1"
+	}
+	return info
+}
+
+// callFilter runs a stream callback with cpp-host's failure checks
+// (CHECK_FAIL) and return-value mapping and returns the effective filter
+// status. The caller records what that means for the stream, then calls
+// settle.
+func (r *runner) callFilter(c *hostContext, st *Stream, cb *callback, kind abi.Result, args ...uint64) uint32 {
+	vm := r.vm
+	if vm.failed {
+		return r.failStream(c, st)
+	}
+	if cb == nil {
+		return 0
+	}
+	raw, _ := vm.call(c, cb, args...)
+	action := uint32(raw)
+	switch kind {
+	case abi.ResultHeadersAction:
+		if vm.stopNext || action > uint32(abi.HeadersStopAllIterationAndWatermark) ||
+			action == uint32(abi.HeadersStopIteration) && !vm.cfg.AllowOnHeadersStopIteration {
+			action = uint32(abi.HeadersStopAllIterationAndWatermark)
+		}
+	case abi.ResultDataAction:
+		if vm.stopNext || action > uint32(abi.DataStopIterationNoBuffer) {
+			action = uint32(abi.DataStopIterationNoBuffer)
+		}
+	case abi.ResultTrailersAction:
+		if vm.stopNext || action > uint32(abi.TrailersStopIteration) {
+			action = uint32(abi.TrailersStopIteration)
+		}
+	case abi.ResultNetworkAction:
+		if action != 0 {
+			action = uint32(abi.NetworkStopIteration)
+		}
+	}
+	if !vm.failed {
+		rec := CallbackRecord{Callback: cb.name, Return: uint32(raw), Action: resultMeaning(kind, action)}
+		if raw != uint64(action) {
+			rec.Returned = resultMeaning(kind, uint32(raw))
+		}
+		st.Callbacks = append(st.Callbacks, rec)
+	}
+	if vm.failed {
+		st.Trapped = vm.crash != nil
+		action = r.failStream(c, st)
+	}
+	return action
+}
+
+// settle finishes a stream callback once the caller has recorded what it
+// returned: cpp-host's DeferAfterCallActions (local replies, stream
+// continuation), then the events the host delivers after the call (call
+// answers, queue notifications).
+func (r *runner) settle() {
+	vm := r.vm
+	vm.stopNext = false
+	vm.runAfter()
+	vm.drainAsync()
+}
+
+// failStream is CHECK_FAIL's failure branch: fail open lets the stream
+// through; otherwise the stream is failed once (a local 503 with details
+// wasm_fail_stream, or a closed connection) and iteration stops.
+func (r *runner) failStream(c *hostContext, st *Stream) uint32 {
+	if r.capture.Plugin.FailurePolicy == "fail_open" {
+		st.FailedOpen = true
+		return 0
+	}
+	if h := c.http; h != nil && !h.failReply {
+		h.failReply = true
+		h.localReply = &LocalReply{Status: 503, Details: "wasm_fail_stream", GrpcStatus: 14, ByHost: true}
+	}
+	if t := c.tcp; t != nil {
+		t.close("wasm_fail_stream")
+	}
+	if c.http != nil {
+		return uint32(abi.HeadersStopAllIterationAndWatermark)
+	}
+	return 1
+}
+
+// onCreate is ContextBase::onCreate: proxy_on_context_create the first time
+// the stream reaches the filter.
+func (r *runner) onCreate(c *hostContext) {
+	vm := r.vm
+	if !vm.failed && !c.created && vm.cbs.contextCreate != nil {
+		vm.callDeferred(c, vm.cbs.contextCreate, uint64(c.id), uint64(c.parentID))
+		vm.drainAsync()
+	}
+	c.created = true
+}
+
+// destroy is Envoy's onDestroy (HTTP: proxy_on_done, proxy_on_delete) or
+// onCloseTCP (proxy_on_done, proxy_on_log, proxy_on_delete).
+func (r *runner) destroy(c *hostContext, withLog bool) {
+	vm := r.vm
+	if c.destroyed || !c.created {
+		vm.removeContext(c)
+		return
+	}
+	c.destroyed = true
+	if !vm.failed && vm.cbs.done != nil {
+		vm.callDeferred(c, vm.cbs.done, uint64(c.id))
+		vm.drainAsync()
+	}
+	if withLog && !vm.failed && vm.cbs.log != nil {
+		vm.callDeferred(c, vm.cbs.log, uint64(c.id))
+		vm.drainAsync()
+	}
+	if !vm.failed && vm.cbs.delete != nil {
+		vm.callDeferred(c, vm.cbs.delete, uint64(c.id))
+		vm.drainAsync()
+	}
+	vm.removeContext(c)
+}
+
+// waitResume gives a stopped stream the chance to be resumed by a tick
+// (a plugin that waits for a timer); stopped reports whether it still is.
+func (r *runner) waitResume(stopped func() bool) bool {
+	vm := r.vm
+	if !stopped() || vm.tickPeriod == 0 {
+		return stopped()
+	}
+	deadline := r.clock.UnixNano() + int64(stallWait)
+	for stopped() && vm.tickPeriod > 0 && vm.nextTick <= deadline && !vm.failed && vm.ticks < maxTicks {
+		r.clock.AdvanceTo(vm.nextTick)
+		vm.nextTick += int64(vm.tickPeriod)
+		vm.onTick()
+	}
+	return stopped()
+}

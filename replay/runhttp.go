@@ -1,0 +1,364 @@
+package replay
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+)
+
+// runHTTP replays one HTTP stream in Envoy's order (reference §9.5):
+// context create, request headers, body chunks, trailers; the response (the
+// captured one, or the plugin's local reply); then proxy_on_log,
+// proxy_on_done, proxy_on_delete.
+func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
+	vm := r.vm
+	req := cs.Request
+	st := &Stream{Index: idx, ID: cs.ID, Kind: "http", Method: headerValue(req.Headers, ":method"), Path: headerValue(req.Headers, ":path")}
+	st.info = r.streamInfo(cs, idx)
+	resp := cs.Response
+	if resp == nil {
+		resp = &HTTPMessage{Headers: []Header{{":status", "200"}}}
+		vm.note("a stream without a response in the capture got an empty 200 from the upstream")
+	}
+	if vm.failed && vm.rootCtx == nil || vm.failed && r.capture.Plugin.FailurePolicy == "fail_open" {
+		// No filter instance (the VM never started) or fail open: Envoy
+		// does not add the filter to the chain.
+		if r.capture.Plugin.FailurePolicy == "fail_open" {
+			st.FailedOpen = true
+			st.UpstreamRequest = &Message{Headers: lowerAll(req.Headers), Body: string(joinChunks(req.Body)), Trailers: lowerAll(req.Trailers)}
+			st.Response = &Message{Headers: lowerAll(resp.Headers), Body: string(joinChunks(resp.Body)), Trailers: lowerAll(resp.Trailers)}
+			return st
+		}
+		st.LocalReply = &LocalReply{Status: 503, Details: "wasm_fail_stream", GrpcStatus: 14, ByHost: true}
+		st.Response = &Message{Headers: []Header{{":status", "503"}}}
+		return st
+	}
+
+	c := vm.newContext(kindHTTP, vm.rootCtx.id)
+	h := &httpStream{vm: vm, ctx: c, stream: st}
+	c.http = h
+	st.ContextID = c.id
+	vm.activeStream = st
+	defer func() { vm.activeStream = nil }()
+
+	// decodeHeaders
+	r.onCreate(c)
+	h.decoding = true
+	h.reqHeaders = newHeaderMap(lowerAll(req.Headers))
+	h.reqHeadersOn = true
+	eos := len(req.Body) == 0 && len(req.Trailers) == 0
+	h.endOfStream = eos
+	a := r.callHeaders(c, st, vm.cbs.requestHeaders, len(req.Headers), eos)
+	if a == 0 {
+		h.reqHeadersOn = false
+	} else {
+		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_headers", abi.ResultHeadersAction, a)
+	}
+	r.settle()
+
+	if h.reqStopped && h.localReply == nil && h.reset == "" {
+		// Stopped at the headers (StopAll…): Envoy holds the body until
+		// the plugin resumes; only a tick can still do that.
+		r.waitResume(func() bool { return h.reqStopped })
+	}
+	if !h.reqStopped {
+		for i, chunk := range req.Body {
+			if h.localReply != nil || h.reset != "" || vm.failed && h.failReply {
+				break
+			}
+			r.decodeData(c, st, h, chunk.Data, i == len(req.Body)-1 && len(req.Trailers) == 0)
+		}
+		if len(req.Trailers) > 0 && h.localReply == nil && h.reset == "" && c.created {
+			h.reqTrailers = newHeaderMap(lowerAll(req.Trailers))
+			h.reqTrailersOn = true
+			ta := r.callFilter(c, st, vm.cbs.requestTrailers, abi.ResultTrailersAction, uint64(c.id), uint64(len(req.Trailers)))
+			if ta == 0 {
+				h.reqTrailersOn = false
+				h.reqStopped = false
+			} else {
+				h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_trailers", abi.ResultTrailersAction, ta)
+			}
+			r.settle()
+		}
+	}
+	h.decoding = false
+	if h.localReply == nil && h.reset == "" && r.waitResume(func() bool { return h.reqStopped }) {
+		st.Stalled = "the request never reached the upstream: " + h.reqStoppedBy + " and nothing resumed it (proxy_continue_stream)"
+	}
+
+	switch {
+	case h.reset != "":
+		st.Reset = h.reset
+	case h.localReply != nil:
+		r.encodeLocalReply(c, st, h)
+	case st.Stalled != "":
+	default:
+		st.UpstreamRequest = &Message{Headers: h.reqHeaders.clone(), Body: string(h.forwardedReqBody)}
+		if h.reqTrailers != nil {
+			st.UpstreamRequest.Trailers = h.reqTrailers.clone()
+		}
+		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(lowerAll(req.Headers), h.reqHeaders.h)
+		r.encode(c, st, h, lowerAll(resp.Headers), resp.Body, lowerAll(resp.Trailers))
+		if h.localReply != nil && st.Response == nil {
+			// A local reply sent while the response was being processed
+			// replaces it.
+			st.Response = localReplyMessage(h.localReply)
+			st.LocalReply = h.localReply
+		}
+	}
+
+	// Access log, then onDestroy (Envoy's order: log, done, delete).
+	if !c.created {
+		r.onCreate(c)
+	}
+	if !vm.failed && vm.cbs.log != nil && c.created {
+		h.accessLog = true
+		vm.callDeferred(c, vm.cbs.log, uint64(c.id))
+		h.accessLog = false
+		vm.drainAsync()
+	}
+	r.destroy(c, false)
+	if vm.crash != nil && st.Trapped {
+		st.Trapped = true
+	}
+	return st
+}
+
+func stopReason(cb string, kind abi.Result, action uint32) string {
+	return fmt.Sprintf("%s stopped iteration (%s)", cb, resultMeaning(kind, action))
+}
+
+func (r *runner) callHeaders(c *hostContext, st *Stream, cb *callback, n int, eos bool) uint32 {
+	args := []uint64{uint64(c.id), uint64(n)}
+	if r.vm.mod.info.abi != abi.Version010 {
+		args = append(args, boolArg(eos))
+	}
+	return r.callFilter(c, st, cb, abi.ResultHeadersAction, args...)
+}
+
+func boolArg(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// decodeData is Envoy's Context::decodeData: after StopIterationAndBuffer
+// the next call sees everything buffered so far.
+func (r *runner) decodeData(c *hostContext, st *Stream, h *httpStream, data []byte, eos bool) {
+	if !c.created {
+		return
+	}
+	wasBuffering := h.bufferingReq
+	var visible []byte
+	if wasBuffering {
+		visible = append(h.pendingReqBody, data...)
+		h.pendingReqBody = nil
+	} else {
+		visible = append([]byte(nil), data...)
+	}
+	h.reqBody = bodyBuffer{data: visible, mutable: true}
+	h.reqBodyOn = true
+	h.endOfStream = eos
+	a := r.callFilter(c, st, r.vm.cbs.requestBody, abi.ResultDataAction, uint64(c.id), uint64(len(visible)), boolArg(eos))
+	h.bufferingReq = false
+	switch a {
+	case 0:
+		h.forwardedReqBody = append(append(h.forwardedReqBody, h.pendingReqBody...), h.reqBody.data...)
+		h.pendingReqBody = nil
+		h.reqBodyOn = false
+		h.reqStopped = false
+	case uint32(abi.DataStopIterationAndBuffer):
+		h.bufferingReq = true
+		h.pendingReqBody = append(h.pendingReqBody, h.reqBody.data...)
+		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_body", abi.ResultDataAction, a)
+	default:
+		h.pendingReqBody = append(h.pendingReqBody, h.reqBody.data...)
+		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_body", abi.ResultDataAction, a)
+	}
+	r.settle()
+}
+
+// encodeData is decodeData for the response.
+func (r *runner) encodeData(c *hostContext, st *Stream, h *httpStream, data []byte, eos bool) {
+	if !c.created || h.failReply {
+		h.forwardedRespBody = append(h.forwardedRespBody, data...)
+		return
+	}
+	wasBuffering := h.bufferingResp
+	var visible []byte
+	if wasBuffering {
+		visible = append(h.pendingRespBody, data...)
+		h.pendingRespBody = nil
+	} else {
+		visible = append([]byte(nil), data...)
+	}
+	h.respBody = bodyBuffer{data: visible, mutable: true}
+	h.respBodyOn = true
+	h.endOfStream = eos
+	a := r.callFilter(c, st, r.vm.cbs.responseBody, abi.ResultDataAction, uint64(c.id), uint64(len(visible)), boolArg(eos))
+	h.bufferingResp = false
+	switch a {
+	case 0:
+		h.forwardedRespBody = append(append(h.forwardedRespBody, h.pendingRespBody...), h.respBody.data...)
+		h.pendingRespBody = nil
+		h.respBodyOn = false
+		h.respStopped = false
+	case uint32(abi.DataStopIterationAndBuffer):
+		h.bufferingResp = true
+		h.pendingRespBody = append(h.pendingRespBody, h.respBody.data...)
+		h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_body", abi.ResultDataAction, a)
+	default:
+		h.pendingRespBody = append(h.pendingRespBody, h.respBody.data...)
+		h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_body", abi.ResultDataAction, a)
+	}
+	r.settle()
+}
+
+// encode runs the response through the filter: headers, body chunks,
+// trailers, as Envoy's encodeHeaders/encodeData/encodeTrailers do.
+func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Header, body []Chunk, trailers []Header) {
+	vm := r.vm
+	h.respHeaders = newHeaderMap(headers)
+	original := headers
+	if c.created && !h.failReply {
+		h.respHeadersOn = true
+		eos := len(body) == 0 && len(trailers) == 0
+		h.endOfStream = eos
+		a := r.callHeaders(c, st, vm.cbs.responseHeaders, len(headers), eos)
+		if a == 0 {
+			h.respHeadersOn = false
+		} else {
+			h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_headers", abi.ResultHeadersAction, a)
+		}
+		r.settle()
+	}
+	if h.localReply != nil && h.localReply.ByHost {
+		st.LocalReply = h.localReply
+		st.Response = localReplyMessage(h.localReply)
+		return
+	}
+	for i, chunk := range body {
+		if h.reset != "" || h.localReply != nil && !h.localReplyEncoding {
+			break
+		}
+		r.encodeData(c, st, h, chunk.Data, i == len(body)-1 && len(trailers) == 0)
+	}
+	if len(trailers) > 0 && h.reset == "" {
+		h.respTrailers = newHeaderMap(trailers)
+		if c.created && !h.failReply {
+			h.respTrailersOn = true
+			ta := r.callFilter(c, st, vm.cbs.responseTrailers, abi.ResultTrailersAction, uint64(c.id), uint64(len(trailers)))
+			if ta == 0 {
+				h.respTrailersOn = false
+				h.respStopped = false
+			} else {
+				h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_trailers", abi.ResultTrailersAction, ta)
+			}
+			r.settle()
+		}
+	}
+	if h.reset != "" {
+		st.Reset = h.reset
+		return
+	}
+	if h.failReply {
+		st.LocalReply = h.localReply
+		st.Response = localReplyMessage(h.localReply)
+		return
+	}
+	if h.localReply != nil && !h.localReplyEncoding {
+		return // sent during the response: the caller reports it
+	}
+	if r.waitResume(func() bool { return h.respStopped }) {
+		st.Stalled = "the response never reached the client: " + h.respStoppedBy + " and nothing resumed it (proxy_continue_stream)"
+		return
+	}
+	st.Response = &Message{Headers: h.respHeaders.clone(), Body: string(h.forwardedRespBody)}
+	if h.respTrailers != nil {
+		st.Response.Trailers = h.respTrailers.clone()
+	}
+	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h)
+}
+
+// encodeLocalReply sends the plugin's local reply down the filter chain, as
+// Envoy's sendLocalReply does: the plugin sees it in its response callbacks
+// (unless it is the host's own failure reply).
+func (r *runner) encodeLocalReply(c *hostContext, st *Stream, h *httpStream) {
+	lr := h.localReply
+	st.LocalReply = lr
+	if lr.ByHost {
+		st.Response = localReplyMessage(lr)
+		return
+	}
+	msg := localReplyMessage(lr)
+	var body []Chunk
+	if lr.Body != "" {
+		body = []Chunk{{Data: []byte(lr.Body)}}
+	}
+	h.localReplyEncoding = true
+	r.encode(c, st, h, msg.Headers, body, nil)
+	if st.Response == nil && h.failReply {
+		st.Response = localReplyMessage(h.localReply)
+	}
+}
+
+// localReplyMessage is the response Envoy builds for a local reply
+// (Http::Utility::sendLocalReply): :status, the plugin's headers, and
+// content-length/content-type for a body.
+func localReplyMessage(lr *LocalReply) *Message {
+	m := &Message{Headers: []Header{{":status", strconv.Itoa(int(lr.Status))}}, Body: lr.Body}
+	m.Headers = append(m.Headers, lr.Headers...)
+	if lr.Body != "" {
+		m.Headers = append(m.Headers, Header{"content-length", strconv.Itoa(len(lr.Body))}, Header{"content-type", "text/plain"})
+	}
+	return m
+}
+
+func lowerAll(hs []Header) []Header {
+	if hs == nil {
+		return nil
+	}
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Name: lower(h.Name), Value: h.Value}
+	}
+	return out
+}
+
+func joinChunks(cs []Chunk) []byte {
+	var b []byte
+	for _, c := range cs {
+		b = append(b, c.Data...)
+	}
+	return b
+}
+
+// diffHeaders returns the entries of after that are not in before (added or
+// changed) and those of before that are gone.
+func diffHeaders(before, after []Header) (added, removed []Header) {
+	count := map[Header]int{}
+	for _, h := range before {
+		count[h]++
+	}
+	for _, h := range after {
+		if count[h] > 0 {
+			count[h]--
+			continue
+		}
+		added = append(added, h)
+	}
+	seen := map[Header]int{}
+	for _, h := range after {
+		seen[h]++
+	}
+	for _, h := range before {
+		if seen[h] > 0 {
+			seen[h]--
+			continue
+		}
+		removed = append(removed, h)
+	}
+	return added, removed
+}

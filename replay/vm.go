@@ -1,0 +1,686 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+	"github.com/wasmdbg/wasmdbg/tracer"
+)
+
+// VMConfig is everything a VM needs besides the module: the plugin's
+// identity and configuration and the host facts a replay fixes.
+type VMConfig struct {
+	PluginName string
+	RootID     string
+	VMID       string
+
+	PluginConfig []byte
+	VMConfig     []byte
+	// Env is the VM's environment_variables (WASI environ_get).
+	Env map[string]string
+
+	// LogLevel is the wasm logger's level as proxy_get_log_level reports
+	// it; plugin logs below it are dropped, as Envoy would.
+	LogLevel abi.LogLevel
+	// AllowOnHeadersStopIteration is Envoy's allow_on_headers_stop_iteration
+	// knob: without it StopIteration from a headers callback becomes
+	// StopAllIterationAndWatermark.
+	AllowOnHeadersStopIteration bool
+
+	// Clock is the virtual clock; nil means a clock starting at the Unix
+	// epoch with 1 ms steps.
+	Clock *Clock
+	// RandomSeed seeds random_get.
+	RandomSeed uint64
+	// Properties answers proxy_get_property before the standard attributes.
+	Properties *PropertyTree
+	// Shared is the shared data and queues, possibly shared with other VMs;
+	// nil means a fresh store.
+	Shared *SharedStore
+	// Calls answers the plugin's http_call and gRPC calls.
+	Calls CallResponder
+
+	// Sink receives the events; nil emits nothing (the fastest setting).
+	Sink func(*tracer.Event)
+	// Verbosity chooses which events reach Sink.
+	Verbosity Verbosity
+}
+
+// Verbosity says which events a VM emits.
+type Verbosity int
+
+const (
+	// Callbacks emits host->vm calls (callbacks, without the allocator),
+	// plugin logs, crashes and VM failures: what a person reads first.
+	Callbacks Verbosity = iota
+	// Trace adds every host function call and the allocator calls: the
+	// whole wasm:trace stream, as Envoy prints it at trace level.
+	Trace
+	// Quiet emits only plugin logs, crashes and VM failures.
+	Quiet
+)
+
+// ctxKind is the kind of a host context.
+type ctxKind uint8
+
+const (
+	kindVM ctxKind = iota
+	kindRoot
+	kindHTTP
+	kindTCP
+)
+
+// hostContext is cpp-host's ContextBase plus Envoy's Context state.
+type hostContext struct {
+	id       uint32
+	parentID uint32
+	kind     ctxKind
+	root     *hostContext
+	created  bool // in_vm_context_created_
+	// destroyed is set once proxy_on_done ran.
+	destroyed bool
+
+	// root context
+	tempPluginConfig bool          // plugin configuration readable (on_configure)
+	callResponse     *callResponse // during proxy_on_http_call_response
+	grpcInitial      *headerMap
+	grpcTrailing     *headerMap
+	grpcMessage      []byte
+	hasGrpcMessage   bool
+	statusCode       uint32
+	statusMessage    string
+	callData         []byte // CallData buffer (foreign function arguments)
+
+	http *httpStream
+	tcp  *tcpStream
+
+	filterState map[string][]byte // set_property values (Envoy filter state "wasm.<path>")
+}
+
+// isRoot reports whether c is a root (plugin) context.
+func (c *hostContext) isRoot() bool { return c.kind == kindRoot }
+
+// VM is one instance of a plugin: its linear memory, contexts and host
+// state. It is not safe for concurrent use.
+type VM struct {
+	mod  *Module
+	cfg  VMConfig
+	inst api.Module
+	mem  api.Memory
+
+	ctx     context.Context // the context of the running top-level call
+	baseCtx context.Context
+	depth   int
+
+	contexts      map[uint32]*hostContext
+	nextContextID uint32
+	vmCtx         *hostContext
+	rootCtx       *hostContext
+	current       *hostContext
+	effective     uint32
+
+	// restrict is non-zero while _initialize/_start/main or the allocator
+	// runs; then only an allow-list of host functions may be called.
+	restrict restriction
+
+	failed     bool
+	failure    *Failure
+	crash      *Crash
+	restricted *abi.HostFunc // the host function a restricted_callback trap denied
+	stopNext   bool          // stopNextIteration: a local response was sent
+	after      []func()
+	async      []func() // events the host delivers after the current call (call responses, queue ready)
+
+	clock  *Clock
+	random *rand.ChaCha8
+
+	shared  *SharedStore
+	metrics *metrics
+	calls   CallResponder
+
+	tickPeriod time.Duration
+	nextTick   int64
+	ticks      int
+
+	// cbs are the callbacks the module exports, resolved once.
+	cbs callbacks
+
+	// logs since the current top-level callback began, for a crash's
+	// panic text.
+	panicText []string
+
+	emitCalls bool // host->vm events
+	emitHost  bool // vm->host events and allocator calls
+	sink      func(*tracer.Event)
+
+	activeStream  *Stream // the stream whose event is being processed
+	nextCallID    [3]uint32
+	grpcOpen      map[uint32]bool
+	rootCalls     []CallRecord
+	rootGrpcCalls []CallRecord
+
+	rootPendingDone bool
+	notes           []string
+}
+
+type restriction uint8
+
+const (
+	restrictNone restriction = iota
+	restrictStart
+	restrictMalloc
+)
+
+// callback is an export resolved once, called with a reused stack.
+type callback struct {
+	name  string
+	fn    api.Function
+	sig   *abi.Callback
+	stack []uint64
+	busy  bool
+}
+
+type callbacks struct {
+	initialize, start, main, mainVoid, malloc                         *callback
+	contextCreate, vmStart, configure, validateConfiguration, tick    *callback
+	done, log, delete                                                 *callback
+	newConnection, downstreamData, upstreamData                       *callback
+	downstreamClose, upstreamClose                                    *callback
+	requestHeaders, requestBody, requestTrailers                      *callback
+	responseHeaders, responseBody, responseTrailers                   *callback
+	httpCallResponse, queueReady, foreignFunction                     *callback
+	grpcInitialMetadata, grpcTrailingMetadata, grpcReceive, grpcClose *callback
+}
+
+// NewVM instantiates the module and runs cpp-host's start sequence:
+// _initialize then main/__main_void (or _start) on the VM context with the
+// start-up allow-list, then the root context's proxy_on_context_create,
+// proxy_on_vm_start and proxy_on_configure. A VM whose start fails is
+// returned with its Failure set, so the caller can report what happened.
+func (m *Module) NewVM(ctx context.Context, cfg VMConfig) (*VM, error) {
+	vm := &VM{
+		mod:      m,
+		cfg:      cfg,
+		baseCtx:  ctx,
+		contexts: map[uint32]*hostContext{},
+		clock:    cfg.Clock,
+		shared:   cfg.Shared,
+		calls:    cfg.Calls,
+		metrics:  newMetrics(),
+		sink:     cfg.Sink,
+		grpcOpen: map[uint32]bool{},
+	}
+	if vm.clock == nil {
+		vm.clock = NewClock(time.Unix(0, 0).UTC(), time.Millisecond)
+	}
+	if vm.shared == nil {
+		vm.shared = NewSharedStore()
+	}
+	if vm.calls == nil {
+		vm.calls = noCalls{}
+	}
+	var seed [32]byte
+	for i := 0; i < 8; i++ {
+		seed[i] = byte(cfg.RandomSeed >> (8 * i))
+	}
+	vm.random = rand.NewChaCha8(seed)
+	if vm.sink != nil {
+		vm.emitCalls = cfg.Verbosity == Callbacks || cfg.Verbosity == Trace
+		vm.emitHost = cfg.Verbosity == Trace
+	}
+	vm.vmCtx = &hostContext{id: 0, kind: kindVM, created: true}
+	vm.vmCtx.root = vm.vmCtx
+	vm.contexts[0] = vm.vmCtx
+	vm.nextContextID = 1
+	vm.current = vm.vmCtx
+
+	if err := vm.instantiate(ctx); err != nil {
+		return vm, err
+	}
+	vm.start()
+	return vm, nil
+}
+
+// instantiate builds the host modules for this VM and instantiates the
+// guest against them.
+func (vm *VM) instantiate(ctx context.Context) error {
+	m := vm.mod
+	env, err := vm.buildHostModule(ctx, "env")
+	if err != nil {
+		return fmt.Errorf("build host module env: %w", err)
+	}
+	wasiP1, err := vm.buildHostModule(ctx, abi.WASIPreview1)
+	if err != nil {
+		return fmt.Errorf("build host module %s: %w", abi.WASIPreview1, err)
+	}
+	wasiUnstable, err := vm.buildHostModule(ctx, abi.WASIUnstable)
+	if err != nil {
+		return fmt.Errorf("build host module %s: %w", abi.WASIUnstable, err)
+	}
+	resolve := func(name string) api.Module {
+		switch name {
+		case "env":
+			return env
+		case abi.WASIPreview1:
+			return wasiP1
+		case abi.WASIUnstable:
+			return wasiUnstable
+		}
+		return nil
+	}
+	ictx := experimental.WithImportResolver(ctx, resolve)
+	// The module's start section (AssemblyScript) runs here, before the
+	// host starts the VM, as it does in V8's link step.
+	inst, err := m.rt.InstantiateModule(ictx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		vm.failed = true
+		msg := err.Error()
+		if c := vm.crashFromError("start", err); c != nil {
+			vm.crash = c
+			return &LoadError{Reason: "start_failed", Message: c.V8Message(), Hint: "the module's start section trapped"}
+		}
+		return &LoadError{Reason: "load_failed", Message: "Failed to create new Wasm instance: " + msg,
+			Hint: "wazero could not instantiate the module (memory or table limits, a data segment out of range)"}
+	}
+	vm.inst = inst
+	vm.mem = inst.Memory()
+	if vm.mem == nil {
+		vm.mem = inst.ExportedMemory("memory")
+	}
+	vm.resolveCallbacks()
+	return nil
+}
+
+func (vm *VM) resolveCallbacks() {
+	get := func(name string) *callback {
+		if _, ok := vm.mod.info.exports[name]; !ok {
+			return nil
+		}
+		fn := vm.inst.ExportedFunction(name)
+		if fn == nil {
+			return nil
+		}
+		sig := abi.LookupCallback(name, vm.mod.info.abi)
+		n := len(fn.Definition().ParamTypes())
+		if r := len(fn.Definition().ResultTypes()); r > n {
+			n = r
+		}
+		return &callback{name: name, fn: fn, sig: sig, stack: make([]uint64, n)}
+	}
+	c := &vm.cbs
+	c.initialize = get("_initialize")
+	if c.initialize != nil {
+		c.main = get("main")
+		c.mainVoid = get("__main_void")
+	} else {
+		c.start = get("_start")
+	}
+	c.malloc = get("malloc")
+	if c.malloc == nil {
+		c.malloc = get("proxy_on_memory_allocate")
+	}
+	c.contextCreate = get("proxy_on_context_create")
+	c.vmStart = get("proxy_on_vm_start")
+	c.configure = get("proxy_on_configure")
+	c.validateConfiguration = get("proxy_validate_configuration")
+	c.tick = get("proxy_on_tick")
+	c.done = get("proxy_on_done")
+	c.log = get("proxy_on_log")
+	c.delete = get("proxy_on_delete")
+	c.newConnection = get("proxy_on_new_connection")
+	c.downstreamData = get("proxy_on_downstream_data")
+	c.upstreamData = get("proxy_on_upstream_data")
+	c.downstreamClose = get("proxy_on_downstream_connection_close")
+	c.upstreamClose = get("proxy_on_upstream_connection_close")
+	c.requestHeaders = get("proxy_on_request_headers")
+	c.requestBody = get("proxy_on_request_body")
+	c.requestTrailers = get("proxy_on_request_trailers")
+	c.responseHeaders = get("proxy_on_response_headers")
+	c.responseBody = get("proxy_on_response_body")
+	c.responseTrailers = get("proxy_on_response_trailers")
+	c.httpCallResponse = get("proxy_on_http_call_response")
+	c.queueReady = get("proxy_on_queue_ready")
+	if vm.mod.info.abi != abi.Version010 {
+		c.foreignFunction = get("proxy_on_foreign_function")
+	}
+	c.grpcInitialMetadata = get("proxy_on_grpc_receive_initial_metadata")
+	c.grpcTrailingMetadata = get("proxy_on_grpc_receive_trailing_metadata")
+	c.grpcReceive = get("proxy_on_grpc_receive")
+	c.grpcClose = get("proxy_on_grpc_close")
+}
+
+// start runs cpp-host's WasmBase::startVm and then the plugin's root context
+// start (ContextBase::onStart, onConfigure).
+func (vm *VM) start() {
+	vm.restrict = restrictStart
+	if c := vm.cbs.initialize; c != nil {
+		vm.call(vm.vmCtx, c)
+		if !vm.failed {
+			if vm.cbs.main != nil {
+				vm.call(vm.vmCtx, vm.cbs.main, 0, 0)
+			} else if vm.cbs.mainVoid != nil {
+				vm.call(vm.vmCtx, vm.cbs.mainVoid)
+			}
+		}
+	} else if c := vm.cbs.start; c != nil {
+		vm.call(vm.vmCtx, c)
+	}
+	vm.restrict = restrictNone
+	if vm.failed {
+		return
+	}
+
+	root := vm.newContext(kindRoot, 0)
+	vm.rootCtx = root
+	// ContextBase::onStart: on_context_create(root, 0), then on_vm_start.
+	if c := vm.cbs.contextCreate; c != nil {
+		vm.callDeferred(root, c, uint64(root.id), 0)
+	}
+	root.created = true
+	if vm.failed {
+		return
+	}
+	if c := vm.cbs.vmStart; c != nil {
+		r, _ := vm.callDeferred(root, c, uint64(root.id), uint64(len(vm.cfg.VMConfig)))
+		if vm.failed {
+			return
+		}
+		if uint32(r) == 0 {
+			vm.fail(&Failure{Reason: "start_failed", Message: "Failed to start base Wasm",
+				Hint: "proxy_on_vm_start returned false; the plugin rejected its VM configuration (see its logs above)"})
+			return
+		}
+	}
+	if c := vm.cbs.configure; c != nil {
+		root.tempPluginConfig = true
+		r, _ := vm.callDeferred(root, c, uint64(root.id), uint64(len(vm.cfg.PluginConfig)))
+		root.tempPluginConfig = false
+		if vm.failed {
+			return
+		}
+		if uint32(r) == 0 {
+			vm.fail(&Failure{Reason: "configure_failed", Message: "Failed to configure base Wasm plugin",
+				Hint: "proxy_on_configure returned false; the plugin rejected its configuration (see its logs above)"})
+		}
+	}
+}
+
+// Failure is why a VM stopped working.
+type Failure struct {
+	Reason  string // vm_failure reason (DESIGN.md §3.2), or "trapped"
+	Message string
+	Hint    string
+}
+
+// Failed reports whether the VM has failed (trap, start or configure
+// failure, time limit).
+func (vm *VM) Failed() bool { return vm.failed }
+
+// Failure says why the VM failed, or nil.
+func (vm *VM) Failure() *Failure { return vm.failure }
+
+// Crash returns the trap that failed the VM, or nil.
+func (vm *VM) Crash() *Crash { return vm.crash }
+
+func (vm *VM) fail(f *Failure) {
+	vm.failed = true
+	vm.failure = f
+	vm.emitFailure(f)
+}
+
+// Close releases the instance.
+func (vm *VM) Close(ctx context.Context) error {
+	if vm.inst == nil {
+		return nil
+	}
+	return vm.inst.Close(ctx)
+}
+
+// newContext allocates a context id as cpp-host does (next_context_id_,
+// never reused) and registers the context.
+func (vm *VM) newContext(kind ctxKind, parent uint32) *hostContext {
+	id := vm.nextContextID
+	for {
+		if _, used := vm.contexts[id]; !used && id != 0 {
+			break
+		}
+		id++
+	}
+	vm.nextContextID = id + 1
+	c := &hostContext{id: id, parentID: parent, kind: kind}
+	if kind == kindRoot {
+		c.root = c
+	} else if p := vm.contexts[parent]; p != nil {
+		c.root = p.root
+	} else {
+		c.root = c
+	}
+	vm.contexts[id] = c
+	return c
+}
+
+func (vm *VM) removeContext(c *hostContext) {
+	if c.id != 0 {
+		delete(vm.contexts, c.id)
+	}
+}
+
+// contextOrEffective is cpp-host's contextOrEffectiveContext().
+func (vm *VM) contextOrEffective() *hostContext {
+	if vm.effective != 0 {
+		if c := vm.contexts[vm.effective]; c != nil {
+			return c
+		}
+	}
+	return vm.current
+}
+
+// call invokes a callback on context c, as cpp-host's WasmCall wrappers do:
+// the context becomes current (effective context reset), the call is traced,
+// and a trap fails the VM. It returns the result (0 for void) and whether
+// the call completed.
+func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) {
+	if vm.failed {
+		return 0, false
+	}
+	savedCtx, savedEff := vm.current, vm.effective
+	vm.current, vm.effective = c, 0
+	defer func() { vm.current, vm.effective = savedCtx, savedEff }()
+
+	stack := cb.stack
+	if cb.busy { // re-entered (an allocator call from inside the allocator)
+		stack = make([]uint64, len(cb.stack))
+	}
+	cb.busy = true
+	defer func() { cb.busy = false }()
+	copy(stack, args)
+
+	top := vm.depth == 0
+	traced := vm.emitCalls && (vm.emitHost || cb != vm.cbs.malloc)
+	if traced {
+		vm.emitCallback(cb, args)
+	}
+	ctx := vm.ctx
+	var cancel context.CancelFunc
+	if top {
+		vm.clock.Advance(vm.clock.Step)
+		vm.panicText = vm.panicText[:0]
+		ctx = vm.baseCtx
+		if vm.mod.opts.Timeout > 0 {
+			ctx, cancel = context.WithTimeout(ctx, vm.mod.opts.Timeout)
+		}
+		vm.ctx = ctx
+	}
+	vm.depth++
+	err := cb.fn.CallWithStack(ctx, stack)
+	vm.depth--
+	if cancel != nil {
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err != nil && timedOut {
+			err = &timeoutError{limit: vm.mod.opts.Timeout, err: err}
+		}
+	}
+	if err != nil {
+		vm.trap(cb.name, err)
+		return 0, false
+	}
+	var r uint64
+	if cb.sig == nil || cb.sig.Result != abi.ResultVoid {
+		r = uint64(uint32(stack[0]))
+	}
+	if traced {
+		vm.emitCallbackReturn(cb, r)
+	}
+	return r, true
+}
+
+// callDeferred is call followed by cpp-host's DeferAfterCallActions: the
+// stop-iteration flag is cleared and the deferred actions (local replies,
+// stream continuation) run.
+func (vm *VM) callDeferred(c *hostContext, cb *callback, args ...uint64) (uint64, bool) {
+	r, ok := vm.call(c, cb, args...)
+	vm.stopNext = false
+	vm.runAfter()
+	return r, ok
+}
+
+func (vm *VM) runAfter() {
+	for len(vm.after) > 0 {
+		f := vm.after[0]
+		vm.after = vm.after[1:]
+		f()
+	}
+	vm.after = vm.after[:0]
+}
+
+// drainAsync delivers the events the host queued for after the current call
+// (http_call and gRPC answers, queue-ready notifications), in order.
+func (vm *VM) drainAsync() {
+	for len(vm.async) > 0 && !vm.failed {
+		f := vm.async[0]
+		vm.async = vm.async[1:]
+		f()
+	}
+	vm.async = vm.async[:0]
+}
+
+type timeoutError struct {
+	limit time.Duration
+	err   error
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("callback exceeded the %s time limit (an infinite loop?)", e.limit)
+}
+
+func (e *timeoutError) Unwrap() error { return e.err }
+
+// trap fails the VM after a call into the module did not complete.
+func (vm *VM) trap(callback string, err error) {
+	c := vm.crashFromError(callback, err)
+	vm.failed = true
+	vm.crash = c
+	vm.failure = &Failure{Reason: "trapped", Message: c.V8Message()}
+	vm.emitCrash(c)
+}
+
+// hostTrap is what a host function panics with to trap the module
+// (restricted_callback), so wazero unwinds the guest.
+type hostTrap struct{ msg string }
+
+func (t *hostTrap) Error() string { return t.msg }
+
+// crashFromError turns a wazero call error into a Crash with V8's wording.
+func (vm *VM) crashFromError(callback string, err error) *Crash {
+	c := &Crash{Callback: callback, Runtime: "wazero"}
+	var exit *sys.ExitError
+	var ht *hostTrap
+	var te *timeoutError
+	text := err.Error()
+	switch {
+	case errors.As(err, &te):
+		c.Message = "wasmdbg: " + te.Error()
+		c.Timeout = true
+	case errors.As(err, &ht):
+		c.Message = "Uncaught Error: " + ht.msg
+	case errors.As(err, &exit):
+		c.Message = fmt.Sprintf("wasmdbg: module closed with exit code %d", exit.ExitCode())
+	default:
+		head := trapHeadline(text)
+		if msg, ok := strings.CutPrefix(head, "wasm error: "); ok {
+			c.Message = vm.v8TrapMessage(msg, text)
+		} else {
+			c.Message = "wasmdbg: host error: " + head
+			c.HostError = true
+		}
+	}
+	c.Detail = text
+	c.PanicText = strings.Join(vm.panicText, "\n")
+	c.Frames = vm.framesFromError(text)
+	return c
+}
+
+// v8TrapMessage maps wazero's trap text (internal/wasmruntime/errors.go) to
+// V8's (message-template.h), looking at the trapping opcode where wazero
+// uses one text for several traps.
+func (vm *VM) v8TrapMessage(msg, full string) string {
+	var op byte
+	if offs := trapOffsets(full, vm.mod.marker); len(offs) > 0 {
+		op = vm.mod.info.opcodeAt(vm.mod.wasm, uint64(offs[0]))
+	}
+	v8 := msg
+	switch msg {
+	case "unreachable":
+		v8 = "unreachable"
+	case "out of bounds memory access":
+		v8 = "memory access out of bounds"
+	case "integer divide by zero":
+		v8 = "divide by zero"
+		if op == 0x6f || op == 0x70 || op == 0x81 || op == 0x82 { // i32/i64.rem_s/u
+			v8 = "remainder by zero"
+		}
+	case "integer overflow":
+		v8 = "divide result unrepresentable"
+		if op >= 0xa8 && op <= 0xb1 || op == 0xfc { // trunc, trunc_sat prefix
+			v8 = "float unrepresentable in integer range"
+		}
+	case "invalid conversion to integer":
+		v8 = "float unrepresentable in integer range"
+	case "invalid table access":
+		v8 = "table index is out of bounds"
+	case "indirect call type mismatch":
+		v8 = "null function or function signature mismatch"
+	case "stack overflow":
+		return "Uncaught RangeError: Maximum call stack size exceeded"
+	case "unaligned atomic":
+		v8 = "operation does not support unaligned accesses"
+	}
+	return "Uncaught RuntimeError: " + v8
+}
+
+// sortedEnv returns the environment in a stable order (cpp-host keeps an
+// unordered map; a replay must not depend on Go's map order).
+func sortedEnv(env map[string]string) [][2]string {
+	keys := make([]string, 0, len(env))
+	for k := range env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([][2]string, len(keys))
+	for i, k := range keys {
+		out[i] = [2]string{k, env[k]}
+	}
+	return out
+}

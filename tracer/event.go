@@ -42,6 +42,7 @@ type Event struct {
 	Level  string `json:"level,omitempty"`  // trace, debug, info, warning, error, critical
 	Line   int    `json:"line,omitempty"`   // first input line of the record, from 1
 	Origin string `json:"origin,omitempty"` // prefix added by the world: pod/container, compose service
+	File   string `json:"file,omitempty"`   // input file, when several were read
 
 	// call
 	Direction Direction `json:"direction,omitempty"`
@@ -52,6 +53,12 @@ type Event struct {
 	Action    string    `json:"action,omitempty"` // meaning of a callback return (Continue, StopIteration, true…)
 	Decoded   []Arg     `json:"decoded,omitempty"`
 	ContextID *uint32   `json:"context_id,omitempty"`
+	// Annotation is the decoded form a tool appended to the line after
+	// "  # " (wasmdbg replay), kept as printed.
+	Annotation string `json:"annotation,omitempty"`
+	// DurationNS is the time from the call line to its return line
+	// (set on host<-vm and vm<-host events when both have a time).
+	DurationNS int64 `json:"duration_ns,omitempty"`
 
 	// plugin_log (and the text of other, crash, vm_failure, finding)
 	Plugin  string `json:"plugin,omitempty"` // the log prefix ids as printed ("ns.name root vm")
@@ -61,11 +68,30 @@ type Event struct {
 	Callback  string  `json:"callback,omitempty"` // from "Function: X failed:"
 	Runtime   string  `json:"runtime,omitempty"`  // v8, wasmtime, wamr, wavm, wazero, unknown
 	Frames    []Frame `json:"frames,omitempty"`
-	PanicText string  `json:"panic,omitempty"` // the plugin's own panic message logged just before
+	PanicText string  `json:"panic,omitempty"`      // the plugin's own panic message logged just before
+	PanicLine int     `json:"panic_line,omitempty"` // its input line
+	// CallLine is the input line of the [host->vm] call the trap ended,
+	// when a wasm:trace stream is present; LastCalls the host calls that
+	// callback made last before the trap, oldest first.
+	CallLine  int       `json:"call_line,omitempty"`
+	LastCalls []CallRef `json:"last_calls,omitempty"`
 
 	// vm_failure and finding
 	Reason string `json:"reason,omitempty"`
 	Hint   string `json:"hint,omitempty"`
+
+	// Malformed says why a line that looked like a known format could not
+	// be parsed (kind other).
+	Malformed string `json:"malformed,omitempty"`
+}
+
+// CallRef is a host call as a crash event lists it in last_calls.
+type CallRef struct {
+	Function string   `json:"function"`
+	Args     []Number `json:"args,omitempty"`
+	Return   *Number  `json:"return,omitempty"`
+	Status   string   `json:"status,omitempty"`
+	Line     int      `json:"line,omitempty"`
 }
 
 // Number is an argument or return value exactly as printed ("18446744073709551615",
@@ -105,8 +131,9 @@ type Arg struct {
 type Frame struct {
 	Index      int    `json:"index"`
 	Offset     string `json:"offset"`                // "0xdbd"
-	OffsetKind string `json:"offset_kind,omitempty"` // "module" (default), "code", "function"
+	OffsetKind string `json:"offset_kind,omitempty"` // "module" (default), "code", "function", "instruction"
 	Function   string `json:"function"`
+	Module     string `json:"module,omitempty"` // wasmtime's "module!", WAVM's "wasm!module!", wazero's "module."
 
 	Demangled string      `json:"demangled,omitempty"`
 	File      string      `json:"file,omitempty"`

@@ -1,0 +1,458 @@
+package tracer
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+
+	"github.com/wasmdbg/wasmdbg/internal/loc"
+)
+
+// Runtime names, as in the crash event's "runtime" field.
+const (
+	RuntimeV8       = "v8"
+	RuntimeWasmtime = "wasmtime"
+	RuntimeWAMR     = "wamr"
+	RuntimeWAVM     = "wavm"
+	RuntimeWazero   = "wazero"
+	RuntimeUnknown  = "unknown"
+)
+
+// Offset kinds of a frame (Frame.OffsetKind); "" means module.
+const (
+	OffsetModule      = "module"      // from the start of the module file (V8, wasmtime)
+	OffsetCode        = "code"        // from the code section payload (wazero, DWARF)
+	OffsetFunction    = "function"    // from the start of the function body (Kong)
+	OffsetInstruction = "instruction" // WAVM's operator index inside the function
+)
+
+// Crash is a trap report parsed from one record: the fields of a crash
+// event before it is linked to the rest of the log.
+type Crash struct {
+	Callback string
+	Message  string
+	Runtime  string
+	Frames   []Frame
+}
+
+// ParseCrash parses a host's trap report (reference §3):
+//
+//   - V8 (cpp-host since 2020-12): "Function: X failed: Uncaught RuntimeError: unreachable"
+//     then "Proxy-Wasm plugin in-VM backtrace:" and "  0:  0xdbd - runtime._panic" frames
+//   - the 2020 layout: "Function: X failed:" then "V8 message: …" and "wasm backtrace:"
+//   - WAVM: "Function: X failed: wavm.reachedUnreachable" (older "Function X failed:" +
+//     "WAVM message: …"), frames "  1: wasm!module!func+7"
+//   - wasmtime: "error while executing at wasm backtrace:", "    0: 0x1234 - <unknown>!func",
+//     "Caused by:" and the trap text
+//   - WAMR: "Function: X failed: Exception: unreachable", no frames
+//   - wazero: "wasm error: unreachable", "wasm stack trace:", "\t.func(i32) i32" frames
+//     with "\t\t0x27: file.c:42:18" DWARF lines (code offsets)
+//   - nginx-based hosts (Kong, APISIX): the wasmtime text after "[wasm] " or "failed to
+//     call function: ", Kong's "Backtrace:" frames "\t0: name @ 0x0047" (function offsets)
+//
+// Every frame is kept in order, its function exactly as printed. ok is
+// false when msg is no trap report.
+func ParseCrash(msg []byte) (c Crash, ok bool) {
+	text := string(msg)
+	if !strings.Contains(text, "\n") && strings.Contains(text, `\n`) && looksLikeCrash(text) {
+		// Envoy with --log-format-escaped prints the newlines as "\n".
+		text = strings.ReplaceAll(text, `\n`, "\n")
+	}
+	if !looksLikeCrash(text) {
+		return Crash{}, false
+	}
+	lines := strings.Split(text, "\n")
+	first := lines[0]
+	c.Runtime = RuntimeUnknown
+
+	// The header line.
+	switch {
+	case strings.HasPrefix(first, "Function: ") || strings.HasPrefix(first, "Function "):
+		rest := strings.TrimPrefix(strings.TrimPrefix(first, "Function"), ":")
+		rest = strings.TrimLeft(rest, " ")
+		name, after, found := strings.Cut(rest, " failed:")
+		if !found {
+			return Crash{}, false
+		}
+		c.Callback = name
+		c.Message = strings.TrimSpace(after)
+	default:
+		if i := strings.Index(first, "wasm error: "); i >= 0 {
+			c.Message = strings.TrimSpace(first[i+len("wasm error: "):])
+			c.Runtime = RuntimeWazero
+		} else if i := strings.Index(first, "error while executing at wasm backtrace:"); i >= 0 {
+			// Kong, APISIX: the wasmtime error after nginx's prefix.
+			c.Message = ""
+			c.Runtime = RuntimeWasmtime
+			c.Callback = calleeIn(first[:i])
+		} else if i := strings.Index(first, "failed to call function: "); i >= 0 {
+			c.Message = strings.TrimSpace(first[i+len("failed to call function: "):])
+		} else {
+			c.Message = strings.TrimSpace(strings.TrimPrefix(first, "[wasm] "))
+			c.Callback = calleeIn(first)
+		}
+	}
+
+	// The rest: message lines of the old layouts, frames, Caused by.
+	var causedBy []string
+	inCause := false
+	for i := 1; i < len(lines); i++ {
+		ln := strings.TrimRight(lines[i], " \t\r")
+		t := strings.TrimLeft(ln, " \t")
+		if t == "" {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(t, "V8 message:") || strings.HasPrefix(t, "message from V8:"):
+			c.Runtime = RuntimeV8
+			c.Message = strings.TrimSpace(t[strings.IndexByte(t, ':')+1:])
+			continue
+		case strings.HasPrefix(t, "WAVM message:"):
+			c.Runtime = RuntimeWAVM
+			c.Message = strings.TrimSpace(t[len("WAVM message:"):])
+			continue
+		case t == "Proxy-Wasm plugin in-VM backtrace:" || t == "wasm backtrace:" || t == "wasm backrace:" || t == "Backtrace:":
+			continue
+		case t == "wasm stack trace:":
+			c.Runtime = RuntimeWazero
+			continue
+		case strings.HasPrefix(t, "error while executing at wasm backtrace:"):
+			c.Runtime = RuntimeWasmtime
+			continue
+		case t == "Caused by:":
+			inCause = true
+			continue
+		case strings.HasPrefix(t, "note: using the `WASMTIME_BACKTRACE_DETAILS"):
+			continue
+		}
+		if inCause {
+			causedBy = append(causedBy, stripCauseIndex(t))
+			continue
+		}
+		if f, ok := parseFrame(ln, t, c.Runtime); ok {
+			if c.Runtime == RuntimeWazero {
+				f.Index = len(c.Frames)
+			}
+			c.Frames = append(c.Frames, f)
+			continue
+		}
+		if n := len(c.Frames); n > 0 {
+			// Source lines under a frame: wazero's "\t\t0x27: file:line:col",
+			// wasmtime's "at file:line:col".
+			if addSource(&c.Frames[n-1], t) {
+				continue
+			}
+		}
+		if c.Message == "" {
+			c.Message = t
+		}
+	}
+	if len(causedBy) > 0 {
+		c.Message = strings.Join(causedBy, ": ")
+		if c.Runtime == RuntimeUnknown {
+			c.Runtime = RuntimeWasmtime
+		}
+	}
+	if c.Runtime == RuntimeUnknown {
+		c.Runtime = runtimeOf(c.Message, c.Frames)
+	}
+	if c.Runtime == RuntimeWasmtime {
+		for i := range c.Frames {
+			f := &c.Frames[i]
+			if f.OffsetKind == "" && f.Module == "" {
+				if mod, fn, ok := strings.Cut(f.Function, "!"); ok {
+					f.Module, f.Function = mod, fn
+				}
+			}
+		}
+	}
+	return c, true
+}
+
+// looksLikeCrash is the cheap test before parsing.
+func looksLikeCrash(s string) bool {
+	first, _, _ := strings.Cut(s, "\n")
+	if (strings.HasPrefix(first, "Function: ") || strings.HasPrefix(first, "Function ")) && strings.Contains(first, " failed:") {
+		return true
+	}
+	return strings.Contains(first, "wasm error: ") || strings.Contains(first, "error while executing at wasm backtrace:") ||
+		strings.Contains(s, "\nwasm stack trace:") || (strings.Contains(first, "[wasm] ") && strings.Contains(s, "Backtrace:"))
+}
+
+// calleeIn finds the callback name in an nginx host's message
+// ("… in proxy_on_request_headers", "\"on_request_headers\" step").
+func calleeIn(s string) string {
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool {
+		return r == ' ' || r == '"' || r == '(' || r == ')' || r == ',' || r == ':'
+	}) {
+		if strings.HasPrefix(f, "proxy_on_") {
+			return f
+		}
+	}
+	return ""
+}
+
+// runtimeOf guesses the runtime from the trap text when the layout did not
+// say.
+func runtimeOf(msg string, frames []Frame) string {
+	switch {
+	case strings.HasPrefix(msg, "Uncaught ") || strings.Contains(msg, "RuntimeError:"):
+		return RuntimeV8
+	case strings.HasPrefix(msg, "wavm.") || strings.Contains(msg, "wavm."):
+		return RuntimeWAVM
+	case strings.HasPrefix(msg, "Exception: "):
+		return RuntimeWAMR
+	case strings.HasPrefix(msg, "wasm trap: ") || strings.Contains(msg, "error while executing at wasm backtrace"):
+		return RuntimeWasmtime
+	}
+	for _, f := range frames {
+		if f.OffsetKind == OffsetInstruction {
+			return RuntimeWAVM
+		}
+	}
+	if len(frames) > 0 {
+		return RuntimeV8
+	}
+	return RuntimeUnknown
+}
+
+// stripCauseIndex removes anyhow's "0: " numbering of causes.
+func stripCauseIndex(t string) string {
+	i := 0
+	for i < len(t) && isDigit(t[i]) {
+		i++
+	}
+	if i > 0 && i+1 < len(t) && t[i] == ':' && t[i+1] == ' ' {
+		return strings.TrimSpace(t[i+2:])
+	}
+	return t
+}
+
+// parseFrame recognises one backtrace frame line (raw ln, trimmed t).
+func parseFrame(ln, t, runtime string) (Frame, bool) {
+	// wazero: "\t.runtime.abort(i32) i32" (exactly one tab) or a
+	// ".$12()" without a name.
+	if runtime == RuntimeWazero && strings.HasPrefix(ln, "\t") && !strings.HasPrefix(ln, "\t\t") {
+		name := t
+		if i := strings.IndexByte(name, '('); i > 0 {
+			name = name[:i]
+		}
+		f := Frame{Function: name, OffsetKind: OffsetCode}
+		if mod, fn, ok := strings.Cut(name, "."); ok {
+			f.Module, f.Function = mod, fn
+		}
+		return f, true
+	}
+	i := 0
+	for i < len(t) && isDigit(t[i]) {
+		i++
+	}
+	if i == 0 || i >= len(t) || t[i] != ':' {
+		return Frame{}, false
+	}
+	idx, err := strconv.Atoi(t[:i])
+	if err != nil {
+		return Frame{}, false
+	}
+	rest := strings.TrimLeft(t[i+1:], " \t")
+	// V8 "0x1a2 - name", wasmtime "0x1a2 - module!name".
+	if strings.HasPrefix(rest, "0x") {
+		j := 2
+		for j < len(rest) && isHex(rest[j]) {
+			j++
+		}
+		if j == 2 {
+			return Frame{}, false
+		}
+		off := rest[:j]
+		after := strings.TrimLeft(rest[j:], " ")
+		if !strings.HasPrefix(after, "-") {
+			return Frame{}, false
+		}
+		name := strings.TrimLeft(after[1:], " ")
+		return Frame{Index: idx, Offset: strings.ToLower(off), Function: name}, true
+	}
+	// WAVM "wasm!module!func+7".
+	if m, ok := strings.CutPrefix(rest, "wasm!"); ok {
+		mod, fn, _ := strings.Cut(m, "!")
+		f := Frame{Index: idx, Module: mod, Function: fn, OffsetKind: OffsetInstruction}
+		if p := strings.LastIndexByte(fn, '+'); p > 0 {
+			if _, err := strconv.Atoi(fn[p+1:]); err == nil {
+				f.Function, f.Offset = fn[:p], fn[p+1:]
+			}
+		}
+		return f, true
+	}
+	// Kong: "name @ 0x0047" (function-relative).
+	if p := strings.LastIndex(rest, " @ 0x"); p > 0 {
+		return Frame{Index: idx, Function: rest[:p], Offset: strings.ToLower(rest[p+3:]), OffsetKind: OffsetFunction}, true
+	}
+	return Frame{}, false
+}
+
+// addSource attaches a source line printed under a frame by the runtime
+// itself: wazero "0x27: /src/plugin.c:42:18" (with " (inlined)" on the
+// inlined part) or an indented continuation "/src/a.c:3:1"; wasmtime
+// "at /src/lib.rs:12:5".
+func addSource(f *Frame, t string) bool {
+	t = strings.TrimPrefix(t, "at ")
+	inlined := false
+	if s, ok := strings.CutSuffix(t, " (inlined)"); ok {
+		t, inlined = s, true
+	}
+	if strings.HasPrefix(t, "0x") {
+		colon := strings.Index(t, ": ")
+		if colon < 0 {
+			return false
+		}
+		if f.Offset == "" {
+			f.Offset = strings.ToLower(t[:colon])
+		}
+		t = t[colon+2:]
+	}
+	file, line, col, ok := splitFileLine(t)
+	if !ok {
+		return false
+	}
+	if f.File != "" || inlined {
+		// Inlined frames come first, the physical function's line last.
+		if f.File != "" {
+			f.Inlined = append(f.Inlined, loc.Frame{File: f.File, Line: f.Line, Column: f.Column, Inlined: true, Source: loc.SourceDWARF})
+		}
+		if inlined {
+			f.Inlined = append(f.Inlined, loc.Frame{File: file, Line: line, Column: col, Inlined: true, Source: loc.SourceDWARF})
+			f.File, f.Line, f.Column = "", 0, 0
+			return true
+		}
+	}
+	f.File, f.Line, f.Column = file, line, col
+	return true
+}
+
+// splitFileLine splits "path:line[:col]".
+func splitFileLine(s string) (file string, line, col int, ok bool) {
+	parts := strings.Split(s, ":")
+	if len(parts) < 2 {
+		return "", 0, 0, false
+	}
+	nums := 0
+	for i := len(parts) - 1; i >= 1 && nums < 2; i-- {
+		if _, err := strconv.Atoi(parts[i]); err != nil {
+			break
+		}
+		nums++
+	}
+	if nums == 0 {
+		return "", 0, 0, false
+	}
+	file = strings.Join(parts[:len(parts)-nums], ":")
+	if file == "" || strings.ContainsAny(file, " \t") {
+		return "", 0, 0, false
+	}
+	if nums == 2 {
+		line, _ = strconv.Atoi(parts[len(parts)-2])
+		col, _ = strconv.Atoi(parts[len(parts)-1])
+	} else {
+		line, _ = strconv.Atoi(parts[len(parts)-1])
+	}
+	return file, line, col, true
+}
+
+func isHex(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// Symbolize fills in the source location of every frame whose offset r
+// can resolve: module offsets (V8, wasmtime) and code offsets (wazero).
+// Function- and instruction-relative offsets are left as they are.
+func Symbolize(frames []Frame, r loc.Resolver) error {
+	var firstErr error
+	for i := range frames {
+		f := &frames[i]
+		off, ok := frameOffset(*f)
+		if !ok {
+			continue
+		}
+		res, err := r.Lookup(off)
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		if len(res) == 0 {
+			continue
+		}
+		outer := res[len(res)-1]
+		f.Demangled = outer.Demangled
+		if f.Demangled == "" && outer.Function != f.Function {
+			f.Demangled = outer.Function
+		}
+		f.File, f.Line, f.Column = outer.File, outer.Line, outer.Column
+		f.Inlined = append([]loc.Frame(nil), res[:len(res)-1]...)
+	}
+	return firstErr
+}
+
+// frameOffset converts a frame's printed offset to its typed address.
+func frameOffset(f Frame) (loc.Offset, bool) {
+	s, ok := strings.CutPrefix(f.Offset, "0x")
+	if !ok {
+		return nil, false
+	}
+	v, err := strconv.ParseUint(s, 16, 64)
+	if err != nil {
+		return nil, false
+	}
+	switch f.OffsetKind {
+	case "", OffsetModule:
+		return loc.ModuleOffset(v), true
+	case OffsetCode:
+		return loc.CodeOffset(v), true
+	}
+	return nil, false
+}
+
+// panicKind says whether a plugin log message is the plugin's own report
+// of a panic: Go's "panic: …" traceback, Rust's "panicked at …",
+// AssemblyScript's "<msg> at: file(l:c)", a C++ abort.
+func panicKind(msg []byte) string {
+	switch {
+	case bytes.HasPrefix(msg, []byte("panic: ")) || bytes.Contains(msg, []byte("\npanic: ")) ||
+		bytes.HasPrefix(msg, []byte("fatal error: ")) || bytes.Contains(msg, []byte("goroutine 1 [running]")):
+		return "go"
+	case bytes.Contains(msg, []byte("panicked at")):
+		return "rust"
+	case isASAbort(msg):
+		return "assemblyscript"
+	case bytes.Contains(msg, []byte("libc++abi: terminating")) || bytes.HasPrefix(msg, []byte("terminate called")) ||
+		bytes.Contains(msg, []byte("Assertion failed")):
+		return "c++"
+	}
+	return ""
+}
+
+// isASAbort recognises AssemblyScript's abort message: "<msg> at:
+// assembly/index.ts(24:26)" (abort_proc_exit in @solo-io/proxy-runtime).
+func isASAbort(msg []byte) bool {
+	i := bytes.LastIndex(msg, []byte(" at: "))
+	if i < 0 {
+		return false
+	}
+	tail := bytes.TrimRight(msg[i+5:], " ")
+	open := bytes.LastIndexByte(tail, '(')
+	if open <= 0 || len(tail) < 5 || tail[len(tail)-1] != ')' {
+		return false
+	}
+	inner := tail[open+1 : len(tail)-1]
+	colon := bytes.IndexByte(inner, ':')
+	if colon <= 0 {
+		return false
+	}
+	for j, c := range inner {
+		if j != colon && !isDigit(c) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,865 @@
+package tracer
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Framing says which log line layout a record was recognised in.
+type Framing uint8
+
+const (
+	// FramingNone is a line with no layout wasmdbg knows: plain program
+	// output, or the raw message of a tool that prints no prefix.
+	FramingNone Framing = iota
+	// FramingEnvoy is Envoy's default application log format
+	// "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v", and the pre-1.16 form
+	// without the "[%g:%#] " location (reference §2.1).
+	FramingEnvoy
+	// FramingIstio is Istio's proxy format
+	// "%Y-%m-%dT%T.%fZ\t%l\tenvoy %n %g:%#\t%v\tthread=%t", with tabs or
+	// with the tabs turned into runs of spaces by a terminal copy, and the
+	// pilot-agent lines "<time>\t<level>\t<scope>\t<msg>" (reference §2.2).
+	FramingIstio
+	// FramingJSON is a JSON object per line: Istio's --log_as_json, Docker's
+	// json-file driver, cloud logging exports (textPayload/jsonPayload).
+	FramingJSON
+	// FramingNginx is an nginx error log line
+	// "YYYY/MM/DD HH:MM:SS [level] pid#tid: *conn msg" (Kong, APISIX).
+	FramingNginx
+	// FramingIntegration is proxy-wasm-cpp-host's test integration output
+	// ("TRACE from integration: ", "ERROR from integration: ").
+	FramingIntegration
+)
+
+var framingNames = [...]string{"none", "envoy", "istio", "json", "nginx", "integration"}
+
+func (f Framing) String() string {
+	if int(f) < len(framingNames) {
+		return framingNames[f]
+	}
+	return "Framing(" + strconv.Itoa(int(f)) + ")"
+}
+
+// line is one physical input line split into its framing fields. Every
+// slice points into the line itself or into the parser's scratch buffer.
+type line struct {
+	framing Framing
+	time    []byte
+	thread  []byte
+	level   []byte
+	logger  []byte
+	caller  []byte
+	origin  []byte
+	msg     []byte
+	nanos   int64 // time as Unix nanoseconds, 0 when unknown
+
+	// istioOpen: an Istio text record whose "\tthread=N" terminator has
+	// not been seen yet, so the message continues on following lines.
+	istioOpen bool
+	// partial: a CRI "P" line, to be joined with the next one.
+	partial bool
+	// bad says why a line that looked framed is not (for --strict).
+	bad string
+}
+
+// lineParser recognises the framing of one physical line. It keeps the
+// prefixes it learned (an unknown prefix before a known framing) so that
+// continuation lines carrying the same prefix are stripped too.
+type lineParser struct {
+	times   timeCache
+	scratch []byte // ANSI-stripped copy, JSON unescaping
+	learned [][]byte
+	jsonBuf []byte
+	jsonMsg []byte
+}
+
+const maxLearned = 8
+
+// parse fills l from the bytes of one physical line (without its newline).
+func (p *lineParser) parse(b []byte, l *line) {
+	*l = line{}
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	// Hot path: an Envoy line with no prefix.
+	if len(b) > 24 && b[0] == '[' && isDigit(b[1]) {
+		if parseEnvoy(b, l, &p.times) {
+			return
+		}
+	}
+	if bytes.IndexByte(b, 0x1b) >= 0 {
+		b = p.stripANSI(b)
+	}
+	for range 6 {
+		rest, origin, ok := stripPrefix(b)
+		if !ok {
+			break
+		}
+		if len(origin) > 0 {
+			l.origin = origin
+		}
+		b = rest
+	}
+	if p.parseFramed(b, l) {
+		return
+	}
+	if l.msg != nil {
+		// parseFramed removed a timestamp the world added.
+		b = l.msg
+	}
+	// An unknown prefix (stern, k9s with container names, log shippers)
+	// before a framing we know: learn it.
+	if i := findFramingStart(b); i > 0 {
+		var tmp line
+		if p.parseFramed(b[i:], &tmp) {
+			prefix := bytes.TrimRight(b[:i], " \t|:")
+			tmp.origin = prefix
+			if len(l.origin) > 0 {
+				tmp.origin = l.origin
+			}
+			*l = tmp
+			p.learn(b[:i])
+			return
+		}
+	}
+	for _, pre := range p.learned {
+		if bytes.HasPrefix(b, pre) {
+			l.origin = bytes.TrimRight(pre, " \t|:")
+			b = b[len(pre):]
+			break
+		}
+	}
+	l.framing = FramingNone
+	l.msg = b
+}
+
+func (p *lineParser) learn(prefix []byte) {
+	for _, pre := range p.learned {
+		if bytes.Equal(pre, prefix) {
+			return
+		}
+	}
+	c := append([]byte(nil), prefix...)
+	if len(p.learned) == maxLearned {
+		copy(p.learned, p.learned[1:])
+		p.learned[maxLearned-1] = c
+		return
+	}
+	p.learned = append(p.learned, c)
+}
+
+// parseFramed tries every framing at the start of b.
+func (p *lineParser) parseFramed(b []byte, l *line) bool {
+	origin := l.origin
+	defer func() {
+		if len(l.origin) == 0 {
+			l.origin = origin
+		}
+	}()
+	if len(b) == 0 {
+		return false
+	}
+	switch c := b[0]; {
+	case c == '[':
+		if len(b) > 5 && isDigit(b[1]) && isDigit(b[2]) && isDigit(b[3]) && isDigit(b[4]) && b[5] == '-' {
+			if parseEnvoy(b, l, &p.times) {
+				return true
+			}
+			*l = line{origin: origin, msg: b, bad: "malformed Envoy log prefix"}
+			return false
+		}
+	case isDigit(c):
+		if parseIstioText(b, l) || parseNginx(b, l) {
+			return true
+		}
+		// A timestamp added by the world (CI logs, kubectl --timestamps,
+		// CRI log files) in front of something else.
+		if end := rfc3339End(b); end > 0 && end < len(b) && b[end] == ' ' {
+			rest := b[end+1:]
+			if cri, partial, ok := criStream(rest); ok {
+				*l = line{origin: origin}
+				if p.parseFramed(cri, l) {
+					l.partial = partial
+					return true
+				}
+				*l = line{origin: origin, msg: cri, partial: partial}
+				return false
+			}
+			*l = line{origin: origin}
+			if p.parseFramed(rest, l) {
+				return true
+			}
+			*l = line{origin: origin, msg: rest}
+			return false
+		}
+	case c == '{':
+		if p.parseJSON(b, l) {
+			return true
+		}
+		if len(b) > 1 && b[1] == '"' {
+			*l = line{origin: origin, msg: b, bad: "malformed JSON log line"}
+		}
+		return false
+	case c == 'T' || c == 'E':
+		return parseIntegration(b, l)
+	}
+	return false
+}
+
+// stripPrefix removes one prefix the world adds to every line and returns
+// what it names (pod/container, compose service), if anything.
+func stripPrefix(b []byte) (rest, origin []byte, ok bool) {
+	if len(b) == 0 {
+		return b, nil, false
+	}
+	// k9s copies: a box-drawing border "│" (U+2502) on both sides.
+	if len(b) >= 3 && b[0] == 0xe2 && b[1] == 0x94 && b[2] == 0x82 {
+		b = b[3:]
+		b = bytes.TrimRight(b, " ")
+		if n := len(b); n >= 3 && b[n-3] == 0xe2 && b[n-2] == 0x94 && b[n-1] == 0x82 {
+			b = bytes.TrimRight(b[:n-3], " ")
+		}
+		return bytes.TrimLeft(b, " "), nil, true
+	}
+	// kubectl logs --prefix: "[pod/name/container] ".
+	if bytes.HasPrefix(b, []byte("[pod/")) {
+		if j := bytes.IndexByte(b, ']'); j > 0 && j+1 < len(b) && b[j+1] == ' ' {
+			return b[j+2:], b[1:j], true
+		}
+	}
+	// docker compose: "envoy-1  | " (v2) or "envoy_1  | " (v1).
+	if isIdentStart(b[0]) {
+		i := 1
+		for i < len(b) && i < 128 && isIdent(b[i]) {
+			i++
+		}
+		j := i
+		for j < len(b) && b[j] == ' ' {
+			j++
+		}
+		if j > i && j < len(b) && b[j] == '|' && (j+1 == len(b) || b[j+1] == ' ') {
+			rest := b[j+1:]
+			if len(rest) > 0 {
+				rest = rest[1:]
+			}
+			return rest, b[:i], true
+		}
+	}
+	return b, nil, false
+}
+
+// findFramingStart finds where an Envoy or Istio framing begins after an
+// unknown prefix, looking only at the first 200 bytes.
+func findFramingStart(b []byte) int {
+	n := min(len(b), 200)
+	for i := 1; i+11 < n; i++ {
+		c := b[i]
+		if c == '[' && b[i+1] == '2' && isDigit(b[i+2]) && b[i+5] == '-' && b[i+8] == '-' && b[i+11] == ' ' {
+			if prev := b[i-1]; prev == ' ' || prev == '\t' || prev == '|' || prev == ':' {
+				return i
+			}
+		}
+		if c == '2' && isDigit(b[i+1]) && b[i+4] == '-' && b[i+7] == '-' && b[i+10] == 'T' {
+			if prev := b[i-1]; prev == ' ' || prev == '\t' || prev == '|' {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// criStream recognises the CRI log file stream tag after the timestamp:
+// "stdout F msg", "stderr P msg".
+func criStream(b []byte) (msg []byte, partial, ok bool) {
+	var rest []byte
+	switch {
+	case bytes.HasPrefix(b, []byte("stdout ")):
+		rest = b[7:]
+	case bytes.HasPrefix(b, []byte("stderr ")):
+		rest = b[7:]
+	default:
+		return nil, false, false
+	}
+	if len(rest) >= 1 && (rest[0] == 'F' || rest[0] == 'P') && (len(rest) == 1 || rest[1] == ' ') {
+		partial = rest[0] == 'P'
+		if len(rest) > 1 {
+			return rest[2:], partial, true
+		}
+		return rest[1:], partial, true
+	}
+	return nil, false, false
+}
+
+// parseEnvoy parses "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v" with the
+// location optional.
+func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
+	end := bytes.IndexByte(b, ']')
+	if end < 20 || end > 40 {
+		return false
+	}
+	ts := b[1:end]
+	if ts[4] != '-' || ts[7] != '-' || ts[10] != ' ' || ts[13] != ':' || ts[16] != ':' {
+		return false
+	}
+	nanos, ok := tc.parse(ts)
+	if !ok {
+		return false
+	}
+	rest := b[end+1:]
+	var fields [3][]byte
+	for i := range fields {
+		if len(rest) < 2 || rest[0] != '[' {
+			return false
+		}
+		j := bytes.IndexByte(rest, ']')
+		if j < 0 {
+			return false
+		}
+		fields[i] = rest[1:j]
+		rest = rest[j+1:]
+	}
+	if len(rest) > 0 {
+		if rest[0] != ' ' {
+			return false
+		}
+		rest = rest[1:]
+	}
+	l.framing = FramingEnvoy
+	l.time, l.nanos = ts, nanos
+	l.thread, l.level, l.logger = fields[0], fields[1], fields[2]
+	if len(rest) > 0 && rest[0] == '[' {
+		if j := bytes.IndexByte(rest, ']'); j > 0 && isLocation(rest[1:j]) {
+			l.caller = rest[1:j]
+			rest = rest[j+1:]
+			if len(rest) > 0 && rest[0] == ' ' {
+				rest = rest[1:]
+			}
+		}
+	}
+	l.msg = rest
+	return true
+}
+
+// isLocation reports whether b looks like "%g:%#": a source path and a
+// line number ("source/extensions/common/wasm/wasm_vm.cc:39").
+func isLocation(b []byte) bool {
+	i := bytes.LastIndexByte(b, ':')
+	if i <= 0 || i == len(b)-1 {
+		return false
+	}
+	for _, c := range b[i+1:] {
+		if !isDigit(c) {
+			return false
+		}
+	}
+	path := b[:i]
+	return bytes.IndexByte(path, '.') >= 0 || bytes.IndexByte(path, '/') >= 0
+}
+
+// parseIstioText parses Istio's tab-separated format, and the same after a
+// terminal copy turned the tabs into spaces.
+func parseIstioText(b []byte, l *line) bool {
+	end := rfc3339End(b)
+	if end <= 0 || end >= len(b) {
+		return false
+	}
+	ts := b[:end]
+	rest := b[end:]
+	if rest[0] == '\t' {
+		parts := rest[1:]
+		i := bytes.IndexByte(parts, '\t')
+		if i <= 0 || !isLevel(parts[:i]) {
+			return false
+		}
+		level := parts[:i]
+		parts = parts[i+1:]
+		j := bytes.IndexByte(parts, '\t')
+		var scope, msg []byte
+		if j < 0 {
+			// "<time>\t<level>\t<scope>" with no message.
+			scope = parts
+		} else {
+			scope, msg = parts[:j], parts[j+1:]
+		}
+		fillIstio(l, ts, level, scope, msg)
+		return true
+	}
+	if rest[0] != ' ' {
+		return false
+	}
+	// Tabs collapsed to spaces: "<time>  <level>  envoy <logger> [<caller>]  <msg>  thread=<n>".
+	rest = skipSpaces(rest)
+	lv, rest := nextToken(rest)
+	if !isLevel(lv) {
+		return false
+	}
+	rest = skipSpaces(rest)
+	tok, after := nextToken(rest)
+	if len(tok) == 0 {
+		return false
+	}
+	var scope []byte
+	if string(tok) == "envoy" {
+		logger, after2 := nextToken(skipSpaces(after))
+		if len(logger) == 0 {
+			return false
+		}
+		scopeEnd := len(b) - len(after2)
+		after = after2
+		caller, after3 := nextToken(skipSpaces(after))
+		if isLocation(caller) {
+			scopeEnd = len(b) - len(after3)
+			after = after3
+		}
+		scope = b[len(b)-len(rest) : scopeEnd]
+	} else {
+		scope = tok
+	}
+	msg := skipSpaces(after)
+	fillIstio(l, ts, lv, scope, msg)
+	return true
+}
+
+func fillIstio(l *line, ts, level, scope, msg []byte) {
+	l.framing = FramingIstio
+	l.time = ts
+	l.nanos, _ = parseTimeNanos(ts)
+	l.level = level
+	if bytes.HasPrefix(scope, []byte("envoy ")) {
+		s := scope[6:]
+		i := bytes.IndexAny(s, " \t")
+		if i < 0 {
+			l.logger = s
+		} else {
+			l.logger = s[:i]
+			c := bytes.TrimLeft(s[i:], " \t")
+			if isLocation(c) {
+				l.caller = c
+			}
+		}
+	} else {
+		l.logger = scope
+	}
+	if th, m, ok := cutThread(msg); ok {
+		l.thread, l.msg = th, m
+		return
+	}
+	l.msg = msg
+	l.istioOpen = bytes.HasPrefix(scope, []byte("envoy"))
+}
+
+// cutThread splits Istio's "\tthread=N" terminator (or " thread=N" after
+// a terminal copy) off the end of a message.
+func cutThread(msg []byte) (thread, rest []byte, ok bool) {
+	i := bytes.LastIndex(msg, []byte("thread="))
+	if i < 0 {
+		return nil, msg, false
+	}
+	th := msg[i+7:]
+	th = bytes.TrimRight(th, " \t")
+	if len(th) == 0 {
+		return nil, msg, false
+	}
+	for _, c := range th {
+		if !isDigit(c) {
+			return nil, msg, false
+		}
+	}
+	if i == 0 {
+		return th, msg[:0], true
+	}
+	if c := msg[i-1]; c != '\t' && c != ' ' {
+		return nil, msg, false
+	}
+	return th, bytes.TrimRight(msg[:i], " \t"), true
+}
+
+// parseNginx parses "YYYY/MM/DD HH:MM:SS [level] pid#tid: *conn msg".
+func parseNginx(b []byte, l *line) bool {
+	if len(b) < 22 || b[4] != '/' || b[7] != '/' || b[10] != ' ' || b[13] != ':' || b[16] != ':' || b[19] != ' ' || b[20] != '[' {
+		return false
+	}
+	ts := b[:19]
+	nanos, ok := parseTimeNanos(ts)
+	if !ok {
+		return false
+	}
+	rest := b[21:]
+	j := bytes.IndexByte(rest, ']')
+	if j <= 0 {
+		return false
+	}
+	level := rest[:j]
+	rest = rest[j+1:]
+	if len(rest) > 0 && rest[0] == ' ' {
+		rest = rest[1:]
+	}
+	var thread []byte
+	if k := bytes.Index(rest, []byte(": ")); k > 0 && bytes.IndexByte(rest[:k], '#') > 0 {
+		thread = rest[:k]
+		rest = rest[k+2:]
+	}
+	if len(rest) > 1 && rest[0] == '*' {
+		k := 1
+		for k < len(rest) && isDigit(rest[k]) {
+			k++
+		}
+		if k > 1 && k < len(rest) && rest[k] == ' ' {
+			rest = rest[k+1:]
+		}
+	}
+	l.framing = FramingNginx
+	l.time, l.nanos, l.level, l.thread, l.msg = ts, nanos, level, thread, rest
+	return true
+}
+
+func parseIntegration(b []byte, l *line) bool {
+	for _, p := range [...]struct{ prefix, level string }{
+		{"TRACE from integration: ", "trace"},
+		{"ERROR from integration: ", "error"},
+	} {
+		if bytes.HasPrefix(b, []byte(p.prefix)) {
+			l.framing = FramingIntegration
+			l.level = []byte(p.level)
+			l.msg = b[len(p.prefix):]
+			return true
+		}
+	}
+	return false
+}
+
+// jsonLine is the union of the JSON log layouts wasmdbg reads: Istio and
+// Envoy JSON logs, Docker's json-file driver, fluent-bit, and cloud logging
+// exports with a textPayload or a jsonPayload.
+type jsonLine struct {
+	Level     string          `json:"level"`
+	Severity  string          `json:"severity"`
+	Time      string          `json:"time"`
+	Timestamp string          `json:"timestamp"`
+	Scope     string          `json:"scope"`
+	Logger    string          `json:"logger"`
+	Name      string          `json:"name"`
+	Msg       *string         `json:"msg"`
+	Message   *string         `json:"message"`
+	Log       *string         `json:"log"`
+	Text      *string         `json:"textPayload"`
+	Caller    string          `json:"caller"`
+	Thread    json.RawMessage `json:"thread"`
+	Payload   *jsonLine       `json:"jsonPayload"`
+	Resource  *struct {
+		Labels struct {
+			Pod       string `json:"pod_name"`
+			Container string `json:"container_name"`
+		} `json:"labels"`
+	} `json:"resource"`
+	Kubernetes *struct {
+		Pod       string `json:"pod_name"`
+		Container string `json:"container_name"`
+	} `json:"kubernetes"`
+}
+
+// parseJSON recognises one JSON object per line. A raw log line inside
+// ("log", "textPayload") is parsed again for its own framing.
+func (p *lineParser) parseJSON(b []byte, l *line) bool {
+	trimmed := bytes.TrimRight(b, " \t")
+	if len(trimmed) < 2 || trimmed[len(trimmed)-1] != '}' {
+		return false
+	}
+	var j jsonLine
+	if err := json.Unmarshal(trimmed, &j); err != nil {
+		return false
+	}
+	origin := jsonOrigin(&j)
+	outerTime := firstNonEmpty(j.Time, j.Timestamp)
+	if j.Payload != nil {
+		origin2 := origin
+		j = *j.Payload
+		j.Timestamp = firstNonEmpty(j.Timestamp, outerTime)
+		origin = origin2
+	}
+	raw := j.Log
+	if raw == nil {
+		raw = j.Text
+	}
+	var msg *string
+	switch {
+	case j.Msg != nil:
+		msg = j.Msg
+	case j.Message != nil:
+		msg = j.Message
+	}
+	if msg == nil && raw != nil {
+		// A raw line inside JSON (Docker json-file, textPayload): its own
+		// framing decides, the JSON only adds time and origin.
+		inner := []byte(*raw)
+		inner = bytes.TrimSuffix(inner, []byte("\n"))
+		first, more, _ := bytes.Cut(inner, []byte("\n"))
+		p.jsonBuf = append(p.jsonBuf[:0], first...)
+		var sub lineParser
+		sub.parse(p.jsonBuf, l)
+		if len(more) > 0 {
+			p.jsonMsg = append(append(append(p.jsonMsg[:0], l.msg...), '\n'), more...)
+			l.msg = p.jsonMsg
+		}
+		if l.framing == FramingNone {
+			l.framing = FramingJSON
+			l.time = []byte(outerTime)
+			l.nanos, _ = parseTimeNanos(l.time)
+		}
+		if len(l.origin) == 0 && origin != "" {
+			l.origin = []byte(origin)
+		}
+		return true
+	}
+	if msg == nil {
+		return false
+	}
+	l.framing = FramingJSON
+	l.time = []byte(firstNonEmpty(j.Time, j.Timestamp, outerTime))
+	l.nanos, _ = parseTimeNanos(l.time)
+	l.level = []byte(firstNonEmpty(j.Level, j.Severity))
+	scope := firstNonEmpty(j.Scope, j.Logger, j.Name)
+	if s, ok := cutPrefixString(scope, "envoy "); ok {
+		scope = s
+	}
+	l.logger = []byte(scope)
+	l.caller = []byte(j.Caller)
+	l.thread = jsonThread(j.Thread)
+	l.msg = []byte(*msg)
+	if origin != "" {
+		l.origin = []byte(origin)
+	}
+	return true
+}
+
+func jsonOrigin(j *jsonLine) string {
+	if j.Resource != nil && j.Resource.Labels.Pod != "" {
+		return joinOrigin(j.Resource.Labels.Pod, j.Resource.Labels.Container)
+	}
+	if j.Kubernetes != nil && j.Kubernetes.Pod != "" {
+		return joinOrigin(j.Kubernetes.Pod, j.Kubernetes.Container)
+	}
+	return ""
+}
+
+func joinOrigin(pod, container string) string {
+	if container == "" {
+		return "pod/" + pod
+	}
+	return "pod/" + pod + "/" + container
+}
+
+func jsonThread(raw json.RawMessage) []byte {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return []byte(s)
+		}
+		return nil
+	}
+	return []byte(raw)
+}
+
+// rfc3339End returns the length of an RFC 3339 UTC timestamp
+// ("2024-03-08T08:16:46.747394Z", any fraction) at the start of b, or 0.
+func rfc3339End(b []byte) int {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return 0
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if !isDigit(b[i]) {
+			return 0
+		}
+	}
+	i := 19
+	if i < len(b) && b[i] == '.' {
+		i++
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+	}
+	if i < len(b) && b[i] == 'Z' {
+		return i + 1
+	}
+	// A numeric offset: +00:00.
+	if i+6 <= len(b) && (b[i] == '+' || b[i] == '-') && b[i+3] == ':' {
+		return i + 6
+	}
+	return 0
+}
+
+// parseTimeNanos converts the timestamps of the framings ("2022-11-17
+// 19:42:08.870", "2024-03-08T08:16:46.747394Z", "2023/11/30 12:52:39")
+// to Unix nanoseconds without allocating. Zone offsets other than Z are
+// applied; a time with no zone is taken as UTC.
+func parseTimeNanos(ts []byte) (int64, bool) {
+	if len(ts) < 19 {
+		return 0, false
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if !isDigit(ts[i]) {
+			return 0, false
+		}
+	}
+	year := int(ts[0]-'0')*1000 + int(ts[1]-'0')*100 + int(ts[2]-'0')*10 + int(ts[3]-'0')
+	month := int(ts[5]-'0')*10 + int(ts[6]-'0')
+	day := int(ts[8]-'0')*10 + int(ts[9]-'0')
+	hour := int(ts[11]-'0')*10 + int(ts[12]-'0')
+	minute := int(ts[14]-'0')*10 + int(ts[15]-'0')
+	sec := int(ts[17]-'0')*10 + int(ts[18]-'0')
+	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
+		return 0, false
+	}
+	var frac int64
+	i := 19
+	if i < len(ts) && (ts[i] == '.' || ts[i] == ',') {
+		i++
+		scale := int64(100_000_000)
+		for i < len(ts) && isDigit(ts[i]) {
+			frac += int64(ts[i]-'0') * scale
+			scale /= 10
+			i++
+		}
+	}
+	var offset int64
+	if i+6 <= len(ts) && (ts[i] == '+' || ts[i] == '-') && ts[i+3] == ':' {
+		h := int64(ts[i+1]-'0')*10 + int64(ts[i+2]-'0')
+		m := int64(ts[i+4]-'0')*10 + int64(ts[i+5]-'0')
+		offset = (h*60 + m) * 60
+		if ts[i] == '-' {
+			offset = -offset
+		}
+	}
+	days := daysFromCivil(year, month, day)
+	secs := days*86400 + int64(hour*3600+minute*60+sec) - offset
+	return secs*int64(time.Second) + frac, true
+}
+
+// timeCache remembers the last whole second parsed: consecutive log lines
+// mostly share it, so only the fraction needs parsing.
+type timeCache struct {
+	prefix [19]byte
+	secs   int64 // nanoseconds of the whole second
+	valid  bool
+}
+
+func (tc *timeCache) parse(ts []byte) (int64, bool) {
+	if tc.valid && len(ts) >= 19 && string(ts[:19]) == string(tc.prefix[:]) {
+		// Same second: only the fraction is new.
+		var frac int64
+		scale := int64(100_000_000)
+		i := 19
+		if i < len(ts) && (ts[i] == '.' || ts[i] == ',') {
+			i++
+			for i < len(ts) && isDigit(ts[i]) {
+				frac += int64(ts[i]-'0') * scale
+				scale /= 10
+				i++
+			}
+		}
+		if i == len(ts) || (i == len(ts)-1 && ts[i] == 'Z') {
+			return tc.secs + frac, true
+		}
+	}
+	v, ok := parseTimeNanos(ts)
+	if ok && !hasZoneOffset(ts) {
+		copy(tc.prefix[:], ts[:19])
+		tc.secs, tc.valid = parseTimeNanos(ts[:19])
+	}
+	return v, ok
+}
+
+// hasZoneOffset reports whether a timestamp ends in a numeric offset.
+func hasZoneOffset(ts []byte) bool {
+	n := len(ts)
+	return n >= 6 && (ts[n-6] == '+' || ts[n-6] == '-') && ts[n-3] == ':'
+}
+
+// daysFromCivil is the number of days since 1970-01-01 of a proleptic
+// Gregorian date (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097 + doe - 719468)
+}
+
+// isLevel reports whether b is a log level word as spdlog, Istio, nginx
+// or a JSON logger print it.
+func isLevel(b []byte) bool {
+	switch string(b) {
+	case "trace", "debug", "info", "warning", "warn", "error", "critical", "off", "fatal", "none",
+		"notice", "crit", "alert", "emerg", "err":
+		return true
+	}
+	return false
+}
+
+// stripANSI removes terminal escape sequences (colours from docker
+// compose, stern, kubectl plugins) into the parser's scratch buffer.
+func (p *lineParser) stripANSI(b []byte) []byte {
+	out := p.scratch[:0]
+	for i := 0; i < len(b); i++ {
+		if b[i] == 0x1b && i+1 < len(b) && b[i+1] == '[' {
+			j := i + 2
+			for j < len(b) && (b[j] < 0x40 || b[j] > 0x7e) {
+				j++
+			}
+			i = j
+			continue
+		}
+		out = append(out, b[i])
+	}
+	p.scratch = out
+	return out
+}
+
+func skipSpaces(b []byte) []byte {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	return b[i:]
+}
+
+func nextToken(b []byte) (tok, rest []byte) {
+	i := 0
+	for i < len(b) && b[i] != ' ' && b[i] != '\t' {
+		i++
+	}
+	return b[:i], b[i:]
+}
+
+func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
+func isIdentStart(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) }
+func isIdent(c byte) bool      { return isIdentStart(c) || c == '_' || c == '-' || c == '.' }
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func cutPrefixString(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):], true
+	}
+	return s, false
+}

@@ -1,0 +1,539 @@
+package tracer
+
+import (
+	"bytes"
+	"errors"
+	"io"
+)
+
+// Record is one log record: a line in one of the framings, plus the
+// lines that continue its message (a backtrace, a Go traceback written in
+// one fd_write). The byte slices point into the record's own buffer and
+// are valid until the next call to Reader.Next.
+type Record struct {
+	Line    int // first input line, from 1
+	EndLine int // last input line that belongs to the record
+	Framing Framing
+
+	Time    []byte // as printed: "2022-11-17 19:42:08.870", "2024-03-08T08:16:46.747394Z"
+	Nanos   int64  // Time as Unix nanoseconds (no zone in the source means UTC); 0 when unknown
+	Thread  []byte // "%t", "thread=N", nginx "pid#tid"
+	Level   []byte // as printed: "trace", "warning", "err"…
+	Logger  []byte // "%n": "wasm", "main"; Istio agent scope
+	Caller  []byte // "%g:%#": "source/extensions/common/wasm/wasm_vm.cc:39"
+	Origin  []byte // prefix added by the world: "pod/name/container", compose service
+	Message []byte // "%v"; continuation lines joined with '\n'
+
+	// Malformed says why a line that started like a known framing could not
+	// be parsed ("malformed Envoy log prefix"); empty for good records.
+	Malformed string
+
+	buf       []byte
+	frames    int  // backtrace frame lines seen
+	call      bool // a wasm:trace call line: never continues
+	crashHead bool // "Function: X failed:": its backtrace may come after other lines
+	istioOpen bool
+	partial   bool
+	done      bool
+	truncated bool
+}
+
+// Reader reads records from a byte stream. It recognises the framing of
+// every line (Framing), strips the prefixes the world adds (kubectl
+// --prefix, docker compose, CI timestamps, k9s borders, CRI log files,
+// unknown prefixes it learns), and joins multi-line messages: unprefixed
+// continuation lines, Istio records that end at "\tthread=N", and crash
+// backtraces whose frames arrive after other worker threads' lines.
+//
+// Records come out in input order as soon as they are complete. Memory is
+// bounded by MaxLineBytes, MaxRecordBytes and a window of
+// crashWindow records held behind a crash that still waits for its
+// backtrace. A source that returns ErrIdle (see Follow) makes the Reader
+// flush what it holds, so a half-finished record is emitted when the input
+// goes quiet.
+type Reader struct {
+	src    io.Reader
+	buf    []byte
+	r, w   int
+	srcErr error
+	lineNo int
+	skip   bool // discarding the rest of an over-long line
+
+	p     lineParser
+	l     line
+	cur   *Record
+	crash *Record
+	queue []*Record
+	free  []*Record
+	last  *Record
+
+	// MaxLineBytes caps one physical line; the rest of a longer line is
+	// dropped (default 1 MiB).
+	MaxLineBytes int
+	// MaxRecordBytes caps a record's message; further continuation lines
+	// are dropped (default 1 MiB).
+	MaxRecordBytes int
+
+	lines      int
+	truncLines int
+}
+
+// ErrIdle is returned by a source (see Follow) when no input arrived for a
+// while. The Reader then emits every record it holds open.
+var ErrIdle = errors.New("input idle")
+
+const (
+	defaultMaxLine   = 1 << 20
+	defaultMaxRecord = 1 << 20
+	readChunk        = 256 << 10
+	// crashWindow is how many records may complete behind a crash header
+	// that still waits for its backtrace before it is given up.
+	crashWindow = 16
+	// maxRecordLines caps the continuation lines of one record.
+	maxRecordLines = 4096
+)
+
+// NewReader returns a Reader over src.
+func NewReader(src io.Reader) *Reader {
+	return &Reader{src: src, MaxLineBytes: defaultMaxLine, MaxRecordBytes: defaultMaxRecord}
+}
+
+// Lines returns how many physical lines were read so far.
+func (rd *Reader) Lines() int { return rd.lines }
+
+// TruncatedLines returns how many lines were longer than MaxLineBytes.
+func (rd *Reader) TruncatedLines() int { return rd.truncLines }
+
+// Next returns the next complete record, or io.EOF after the last one.
+// The record is valid until the next call.
+func (rd *Reader) Next() (*Record, error) {
+	if rd.last != nil {
+		rd.recycle(rd.last)
+		rd.last = nil
+	}
+	for {
+		if len(rd.queue) > 0 && rd.queue[0].done {
+			r := rd.queue[0]
+			copy(rd.queue, rd.queue[1:])
+			rd.queue[len(rd.queue)-1] = nil
+			rd.queue = rd.queue[:len(rd.queue)-1]
+			rd.last = r
+			return r, nil
+		}
+		ln, ok, err := rd.readLine()
+		if err != nil {
+			if errors.Is(err, ErrIdle) {
+				rd.Flush()
+				continue
+			}
+			rd.Flush()
+			if len(rd.queue) > 0 {
+				continue
+			}
+			return nil, err
+		}
+		if ok {
+			rd.addLine(ln)
+		}
+	}
+}
+
+// Flush closes every record that is still open (a message that might
+// have continued, a crash still waiting for its backtrace), so Next
+// returns it. Next calls it at the end of the input and when the source
+// reports ErrIdle.
+func (rd *Reader) Flush() {
+	for _, r := range rd.queue {
+		r.done = true
+	}
+	rd.cur, rd.crash = nil, nil
+}
+
+// readLine returns the next physical line without its newline. ok is false
+// when a chunk was read but no line completed.
+func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
+	if i := bytes.IndexByte(rd.buf[rd.r:rd.w], '\n'); i >= 0 {
+		ln = rd.buf[rd.r : rd.r+i]
+		rd.r += i + 1
+		if rd.skip {
+			rd.skip = false
+			return nil, false, nil
+		}
+		rd.lineNo++
+		rd.lines++
+		return ln, true, nil
+	}
+	if rd.srcErr != nil {
+		err := rd.srcErr
+		if !errors.Is(err, ErrIdle) && rd.r < rd.w {
+			// The last line has no newline.
+			ln = rd.buf[rd.r:rd.w]
+			rd.r = rd.w
+			if rd.skip {
+				rd.skip = false
+				return nil, false, nil
+			}
+			rd.lineNo++
+			rd.lines++
+			return ln, true, nil
+		}
+		if errors.Is(err, ErrIdle) {
+			rd.srcErr = nil
+		}
+		return nil, false, err
+	}
+	// Make room: move the partial line to the front, grow up to the limit.
+	if rd.r > 0 {
+		n := copy(rd.buf, rd.buf[rd.r:rd.w])
+		rd.r, rd.w = 0, n
+	}
+	if rd.w == len(rd.buf) {
+		maxLine := rd.MaxLineBytes
+		if maxLine <= 0 {
+			maxLine = defaultMaxLine
+		}
+		if len(rd.buf) >= maxLine {
+			// An over-long line: its first maxLine bytes are the line, the
+			// rest up to the next newline is dropped.
+			rd.r = rd.w
+			if rd.skip {
+				return nil, false, nil
+			}
+			rd.skip = true
+			rd.truncLines++
+			rd.lineNo++
+			rd.lines++
+			return rd.buf[:maxLine], true, nil
+		}
+		size := max(2*len(rd.buf), readChunk)
+		size = min(size, maxLine+1)
+		nb := make([]byte, size)
+		copy(nb, rd.buf[:rd.w])
+		rd.buf = nb
+	}
+	n, err := rd.src.Read(rd.buf[rd.w:])
+	rd.w += n
+	if err != nil {
+		rd.srcErr = err
+	}
+	return nil, false, nil
+}
+
+// addLine places one physical line: a new record, or a continuation.
+func (rd *Reader) addLine(b []byte) {
+	l := &rd.l
+	// A CRI partial line continues on the next physical line without a
+	// newline between them.
+	if rd.cur != nil && rd.cur.partial {
+		rd.p.parse(b, l)
+		rd.cur.partial = l.partial
+		rd.appendRaw(rd.cur, nil, l.msg)
+		rd.cur.EndLine = rd.lineNo
+		return
+	}
+	rd.p.parse(b, l)
+	if l.framing != FramingNone {
+		rd.startRecord(l)
+		return
+	}
+	msg := l.msg
+	trimmed := bytes.TrimLeft(msg, " \t")
+	bt := backtraceLine(trimmed)
+	target := rd.cur
+	if bt != btNone && rd.crash != nil && (target == nil || !target.crashHead) {
+		target = rd.crash
+	}
+	if target != nil && target.istioOpen {
+		// An Istio record continues until the line that ends in "thread=N".
+		th, m, ok := cutThread(msg)
+		rd.appendCont(target, m)
+		if bt == btFrame {
+			target.frames++
+		}
+		if ok {
+			target.Thread = rd.ownLate(target, th)
+			target.istioOpen = false
+			rd.finish(target)
+		}
+		return
+	}
+	if len(trimmed) == 0 {
+		// Blank lines between frames or messages belong to an open
+		// message; otherwise they are dropped.
+		if target != nil && !target.call && target.Framing != FramingNone {
+			rd.appendCont(target, msg)
+		}
+		return
+	}
+	if bt != btNone && target != nil && !target.call {
+		rd.appendCont(target, msg)
+		if bt == btFrame {
+			target.frames++
+		}
+		return
+	}
+	cur := rd.cur
+	if cur != nil && !cur.call && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
+		rd.appendCont(cur, msg)
+		return
+	}
+	rd.startRecord(l)
+}
+
+// continuesUnframed reports whether msg continues an unframed record: an
+// indented line, or a line of a wazero or wasmtime trace.
+func continuesUnframed(cur *Record, msg []byte) bool {
+	if msg[0] == ' ' || msg[0] == '\t' {
+		return true
+	}
+	return bytes.HasPrefix(msg, []byte("wasm stack trace:")) || bytes.HasPrefix(msg, []byte("Caused by:"))
+}
+
+// startRecord begins a new record from the parsed line, closing the open one.
+func (rd *Reader) startRecord(l *line) {
+	// A waiting crash is complete once its frames came and a new record
+	// starts, or when its own thread moves on.
+	if c := rd.crash; c != nil && c != rd.cur && (c.frames > 0 || sameThread(c, l)) {
+		rd.finish(c)
+	}
+	if rd.cur != nil {
+		rd.closeCur(l)
+	}
+	r := rd.alloc()
+	r.Line, r.EndLine = rd.lineNo, rd.lineNo
+	r.Framing = l.framing
+	r.Nanos = l.nanos
+	r.Malformed = l.bad
+	if len(rd.queue) == 0 && !l.istioOpen && !l.partial && l.bad == "" && len(l.msg) <= rd.maxRecord() && isCallMessage(l.msg) {
+		// The hot path: a call line is complete at once and, with nothing
+		// queued before it, is returned before the next line is read, so it
+		// can point into the read buffer instead of being copied.
+		r.Time, r.Thread, r.Level, r.Logger, r.Caller, r.Origin, r.Message = l.time, l.thread, l.level, l.logger, l.caller, l.origin, l.msg
+		r.call = true
+		rd.queue = append(rd.queue, r)
+		r.done = true
+		return
+	}
+	// Fields are copied into the record's buffer; Message goes last so
+	// continuation lines can be appended.
+	r.Time = rd.own(r, l.time)
+	r.Thread = rd.own(r, l.thread)
+	r.Level = rd.own(r, l.level)
+	r.Logger = rd.own(r, l.logger)
+	r.Caller = rd.own(r, l.caller)
+	r.Origin = rd.own(r, l.origin)
+	start := len(r.buf)
+	msg := l.msg
+	if max := rd.maxRecord(); len(msg) > max {
+		msg, r.truncated = msg[:max], true
+	}
+	r.buf = append(r.buf, msg...)
+	r.Message = r.buf[start:]
+	r.istioOpen = l.istioOpen
+	r.partial = l.partial
+	r.call = isCallMessage(r.Message)
+	r.crashHead = !r.call && isCrashHeader(r.Message)
+	rd.queue = append(rd.queue, r)
+	rd.cur = r
+	if r.call && !r.istioOpen && !r.partial {
+		// A call line never continues: emit it at once.
+		rd.finish(r)
+	}
+}
+
+// closeCur ends the open record because a new framed line started. A crash
+// header that has no frames yet may still get them after other threads'
+// lines: it waits in the crash slot for a while.
+func (rd *Reader) closeCur(next *line) {
+	cur := rd.cur
+	rd.cur = nil
+	if cur.done {
+		return
+	}
+	if cur.crashHead && cur.frames == 0 && !sameThread(cur, next) {
+		if rd.crash != nil && rd.crash != cur {
+			rd.finish(rd.crash)
+		}
+		rd.crash = cur
+		return
+	}
+	if rd.crash == cur {
+		rd.crash = nil
+	}
+	rd.finish(cur)
+}
+
+func sameThread(r *Record, l *line) bool {
+	return len(l.thread) > 0 && bytes.Equal(r.Thread, l.thread) && bytes.Equal(r.Origin, l.origin)
+}
+
+// finish marks r complete; a crash waiting for its backtrace gives up once
+// enough records completed behind it.
+func (rd *Reader) finish(r *Record) {
+	r.done = true
+	if r == rd.crash {
+		rd.crash = nil
+	}
+	if r == rd.cur {
+		rd.cur = nil
+	}
+	if rd.crash != nil {
+		behind := 0
+		for i := len(rd.queue) - 1; i >= 0 && rd.queue[i] != rd.crash; i-- {
+			if rd.queue[i].done {
+				behind++
+			}
+		}
+		if behind >= crashWindow {
+			rd.crash.done = true
+			rd.crash = nil
+		}
+	}
+}
+
+// appendCont adds a continuation line to r's message.
+func (rd *Reader) appendCont(r *Record, msg []byte) {
+	r.EndLine = rd.lineNo
+	if r.truncated || r.EndLine-r.Line > maxRecordLines {
+		r.truncated = true
+		return
+	}
+	if len(r.Message)+1+len(msg) > rd.maxRecord() {
+		r.truncated = true
+		return
+	}
+	rd.appendRaw(r, newline, msg)
+}
+
+var newline = []byte{'\n'}
+
+// appendRaw appends sep and b to r's message, which is last in r.buf.
+func (rd *Reader) appendRaw(r *Record, sep, b []byte) {
+	if len(r.Message)+len(sep)+len(b) > rd.maxRecord() {
+		r.truncated = true
+		return
+	}
+	start := len(r.buf) - len(r.Message)
+	r.buf = append(append(r.buf, sep...), b...)
+	r.Message = r.buf[start:]
+}
+
+// ownLate sets a field after the message was placed: the field gets its own
+// small allocation (rare: Istio's thread= terminator on a later line).
+func (rd *Reader) ownLate(r *Record, b []byte) []byte {
+	return append([]byte(nil), b...)
+}
+
+// own copies b into r's buffer (before the message is placed).
+func (rd *Reader) own(r *Record, b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	start := len(r.buf)
+	r.buf = append(r.buf, b...)
+	return r.buf[start:len(r.buf):len(r.buf)]
+}
+
+func (rd *Reader) maxRecord() int {
+	if rd.MaxRecordBytes <= 0 {
+		return defaultMaxRecord
+	}
+	return rd.MaxRecordBytes
+}
+
+func (rd *Reader) alloc() *Record {
+	if n := len(rd.free); n > 0 {
+		r := rd.free[n-1]
+		rd.free = rd.free[:n-1]
+		buf := r.buf[:0]
+		*r = Record{buf: buf}
+		return r
+	}
+	return &Record{buf: make([]byte, 0, 256)}
+}
+
+func (rd *Reader) recycle(r *Record) {
+	if cap(r.buf) > 64<<10 || len(rd.free) >= 64 {
+		return
+	}
+	rd.free = append(rd.free, r)
+}
+
+// Clone returns a copy of r that stays valid after the next Reader.Next.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.buf = nil
+	cp := func(s []byte) []byte {
+		if s == nil {
+			return nil
+		}
+		return append([]byte(nil), s...)
+	}
+	c.Time, c.Thread, c.Level, c.Logger = cp(r.Time), cp(r.Thread), cp(r.Level), cp(r.Logger)
+	c.Caller, c.Origin, c.Message = cp(r.Caller), cp(r.Origin), cp(r.Message)
+	return &c
+}
+
+// Truncated reports whether continuation lines or bytes of the record were
+// dropped because of MaxRecordBytes.
+func (r *Record) Truncated() bool { return r.truncated }
+
+// btKind classifies an unframed line that belongs to a backtrace.
+type btKind uint8
+
+const (
+	btNone   btKind = iota
+	btHeader        // "Proxy-Wasm plugin in-VM backtrace:", "V8 message: …"
+	btFrame         // "  0:  0xdbd - runtime._panic", "  1: wasm!m!f+7"
+)
+
+// backtraceLine recognises the lines of V8's, WAVM's and the 2020 layout's
+// backtraces (left-trimmed), which may arrive after other threads' lines.
+func backtraceLine(b []byte) btKind {
+	switch {
+	case bytes.HasPrefix(b, []byte("Proxy-Wasm plugin in-VM backtrace:")),
+		bytes.HasPrefix(b, []byte("wasm backtrace:")), bytes.HasPrefix(b, []byte("wasm backrace:")),
+		bytes.HasPrefix(b, []byte("V8 message:")), bytes.HasPrefix(b, []byte("message from V8:")),
+		bytes.HasPrefix(b, []byte("WAVM message:")):
+		return btHeader
+	}
+	i := 0
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i == 0 || i >= len(b) || b[i] != ':' {
+		return btNone
+	}
+	rest := skipSpaces(b[i+1:])
+	if bytes.HasPrefix(rest, []byte("0x")) && bytes.Contains(rest, []byte(" - ")) {
+		return btFrame
+	}
+	if bytes.HasPrefix(rest, []byte("wasm!")) {
+		return btFrame
+	}
+	return btNone
+}
+
+// isCallMessage reports whether msg is a wasm:trace line.
+func isCallMessage(msg []byte) bool {
+	if len(msg) <= 11 || msg[0] != '[' {
+		return false
+	}
+	switch string(msg[:11]) {
+	case "[host->vm] ", "[host<-vm] ", "[vm->host] ", "[vm<-host] ":
+		return true
+	}
+	return false
+}
+
+// isCrashHeader reports whether msg starts a host's trap report:
+// "Function: X failed: …" (cpp-host), "Function X failed:" (old WAVM), a
+// wasmtime or wazero trace.
+func isCrashHeader(msg []byte) bool {
+	first, _, _ := bytes.Cut(msg, []byte("\n"))
+	if bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:")) {
+		return true
+	}
+	return bytes.Contains(first, []byte("error while executing at wasm backtrace:")) ||
+		bytes.Contains(first, []byte("wasm stack trace:")) || bytes.Contains(first, []byte("wasm error: "))
+}

@@ -1,0 +1,524 @@
+package tracer
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"math/bits"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+)
+
+// Stats aggregates a log without building events: per-callback counts and
+// latencies, per-host-call counts and failed statuses, plugin logs by
+// level. It reads records directly and allocates only for names it has
+// not seen, so it runs close to the speed of the Reader and its memory does
+// not grow with the input.
+type Stats struct {
+	Records    int
+	Callbacks  map[string]*CallbackStats
+	HostCalls  map[string]*HostCallStats
+	LogLevels  map[string]int
+	Crashes    int
+	VMFailures int
+	Malformed  int
+
+	origins map[string]map[string]*statThread
+	recent  [8]recentThread
+	next    int
+	call    CallLine
+}
+
+type recentThread struct {
+	origin, thread string
+	t              *statThread
+}
+
+// CallbackStats are the numbers of one export the host calls.
+type CallbackStats struct {
+	Name    string
+	Count   int
+	Trapped int
+	// Unreturned counts calls whose return line never came (no crash either).
+	Unreturned int
+	lat        latencies
+}
+
+// HostCallStats are the numbers of one host function.
+type HostCallStats struct {
+	Name  string
+	Count int
+	// Failed counts non-Ok returns by status name ("BadArgument", "BADF").
+	Failed map[string]int
+	result abi.Result
+}
+
+type statThread struct {
+	stack []statOpen
+}
+
+type statOpen struct {
+	cb    *CallbackStats
+	start int64
+}
+
+// maxStatNames caps the distinct names kept; further names are counted
+// under "(other)" so a hostile input cannot grow the maps without bound.
+const maxStatNames = 4096
+
+// NewStats returns an empty Stats.
+func NewStats() *Stats {
+	return &Stats{
+		Callbacks: map[string]*CallbackStats{},
+		HostCalls: map[string]*HostCallStats{},
+		LogLevels: map[string]int{},
+		origins:   map[string]map[string]*statThread{},
+	}
+}
+
+// Add counts one record.
+func (s *Stats) Add(r *Record) {
+	s.Records++
+	if r.Malformed != "" {
+		s.Malformed++
+		return
+	}
+	msg := r.Message
+	c := &s.call
+	ok, bad := ParseCall(msg, c)
+	if !ok {
+		if bad != "" {
+			s.Malformed++
+			return
+		}
+		switch {
+		case bytes.HasPrefix(msg, []byte("wasm log")):
+			s.LogLevels[levelOrInfo(r.Level)]++
+		case isCrashHeader(msg):
+			s.Crashes++
+			s.trap(r, msg)
+		default:
+			if bytes.Contains(msg, []byte("Wasm")) || bytes.Contains(msg, []byte("wasm")) {
+				if _, ok := ClassifyVMFailure(string(msg)); ok {
+					s.VMFailures++
+				}
+			}
+		}
+		return
+	}
+	switch c.Direction {
+	case HostToVM:
+		cb := s.callback(c.Function)
+		cb.Count++
+		t := s.thread(r)
+		// A callback on top ended without its return line; on top of a host
+		// call it is nested (the host calling malloc).
+		for n := len(t.stack); n > 0 && t.stack[n-1].cb != nil; n = len(t.stack) {
+			t.stack[n-1].cb.Unreturned++
+			t.stack = t.stack[:n-1]
+		}
+		t.push(statOpen{cb: cb, start: r.Nanos})
+	case HostFromVM:
+		t := s.thread(r)
+		for i := len(t.stack) - 1; i >= 0; i-- {
+			o := t.stack[i]
+			if o.cb == nil || o.cb.Name != string(c.Function) {
+				continue
+			}
+			for j := len(t.stack) - 1; j > i; j-- {
+				if t.stack[j].cb != nil {
+					t.stack[j].cb.Unreturned++
+				}
+			}
+			if r.Nanos != 0 && o.start != 0 {
+				o.cb.lat.add(r.Nanos - o.start)
+			}
+			t.stack = t.stack[:i]
+			break
+		}
+	case VMToHost:
+		s.hostCall(c.Function).Count++
+		s.thread(r).push(statOpen{})
+	case VMFromHost:
+		t := s.thread(r)
+		if n := len(t.stack); n > 0 && t.stack[n-1].cb == nil {
+			t.stack = t.stack[:n-1]
+		}
+		if len(c.Return) == 1 && c.Return[0] == '0' || string(c.Return) == "void" {
+			return
+		}
+		h := s.hostCall(c.Function)
+		if name, isStatus := resultMeaning(h.result, string(c.Return)); isStatus {
+			if h.Failed == nil {
+				h.Failed = map[string]int{}
+			}
+			h.Failed[name]++
+		}
+	}
+}
+
+// push opens a callback (cb set) or a host call (cb nil); the stack is
+// capped so a log of unreturned host calls cannot grow it without bound.
+func (t *statThread) push(o statOpen) {
+	if len(t.stack) >= 256 {
+		copy(t.stack, t.stack[1:])
+		t.stack = t.stack[:len(t.stack)-1]
+	}
+	t.stack = append(t.stack, o)
+}
+
+// trap closes the callback a crash ended.
+func (s *Stats) trap(r *Record, msg []byte) {
+	t := s.thread(r)
+	name := ""
+	if c, ok := ParseCrash(msg); ok {
+		name = c.Callback
+	}
+	for i := len(t.stack) - 1; i >= 0; i-- {
+		if t.stack[i].cb != nil && (name == "" || t.stack[i].cb.Name == name) {
+			t.stack[i].cb.Trapped++
+			t.stack = t.stack[:i]
+			return
+		}
+	}
+}
+
+func levelOrInfo(b []byte) string {
+	if l := normLevel(b); l != "" {
+		return l
+	}
+	return "info"
+}
+
+func (s *Stats) callback(name []byte) *CallbackStats {
+	if cb, ok := s.Callbacks[string(name)]; ok {
+		return cb
+	}
+	key := string(name)
+	if len(s.Callbacks) >= maxStatNames {
+		key = "(other)"
+		if cb, ok := s.Callbacks[key]; ok {
+			return cb
+		}
+	}
+	cb := &CallbackStats{Name: key}
+	s.Callbacks[key] = cb
+	return cb
+}
+
+func (s *Stats) hostCall(name []byte) *HostCallStats {
+	if h, ok := s.HostCalls[string(name)]; ok {
+		return h
+	}
+	key := string(name)
+	if len(s.HostCalls) >= maxStatNames {
+		key = "(other)"
+		if h, ok := s.HostCalls[key]; ok {
+			return h
+		}
+	}
+	h := &HostCallStats{Name: key}
+	if hf := lookupHost(key); hf != nil {
+		h.result = hf.Result
+	} else {
+		h.result = abi.ResultStatus
+	}
+	s.HostCalls[key] = h
+	return h
+}
+
+func (s *Stats) thread(r *Record) *statThread {
+	for i := range s.recent {
+		e := &s.recent[i]
+		if e.t != nil && e.thread == string(r.Thread) && e.origin == string(r.Origin) {
+			return e.t
+		}
+	}
+	t := s.lookupThread(r)
+	s.recent[s.next] = recentThread{origin: string(r.Origin), thread: string(r.Thread), t: t}
+	s.next = (s.next + 1) % len(s.recent)
+	return t
+}
+
+func (s *Stats) lookupThread(r *Record) *statThread {
+	threads, ok := s.origins[string(r.Origin)]
+	if !ok {
+		if len(s.origins) >= maxStatNames {
+			threads = s.origins[""]
+		}
+		if threads == nil {
+			threads = map[string]*statThread{}
+			s.origins[string(r.Origin)] = threads
+		}
+	}
+	t, ok := threads[string(r.Thread)]
+	if !ok {
+		if len(threads) >= maxStatNames {
+			for _, any := range threads {
+				return any
+			}
+		}
+		t = &statThread{}
+		threads[string(r.Thread)] = t
+	}
+	return t
+}
+
+// Latency is a callback's latency summary in nanoseconds.
+type Latency struct {
+	Count         int // calls with both a start and an end time
+	P50, P99, Max int64
+}
+
+// Latency returns the callback's latency percentiles (nearest rank).
+// Exact while fewer than latencyExact distinct values were seen, then
+// within 1/64 (about 1.6%).
+func (cb *CallbackStats) Latency() Latency { return cb.lat.summary() }
+
+// SortedCallbacks returns the callbacks by count, most called first.
+func (s *Stats) SortedCallbacks() []*CallbackStats {
+	out := make([]*CallbackStats, 0, len(s.Callbacks))
+	for _, cb := range s.Callbacks {
+		out = append(out, cb)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// SortedHostCalls returns the host functions by count, most called first.
+func (s *Stats) SortedHostCalls() []*HostCallStats {
+	out := make([]*HostCallStats, 0, len(s.HostCalls))
+	for _, h := range s.HostCalls {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Count != out[j].Count {
+			return out[i].Count > out[j].Count
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+// FailedString renders the failed statuses: "BadArgument×3, NotFound×1".
+func (h *HostCallStats) FailedString() string {
+	if len(h.Failed) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(h.Failed))
+	for n := range h.Failed {
+		names = append(names, n)
+	}
+	sort.Slice(names, func(i, j int) bool {
+		if h.Failed[names[i]] != h.Failed[names[j]] {
+			return h.Failed[names[i]] > h.Failed[names[j]]
+		}
+		return names[i] < names[j]
+	})
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(n)
+		b.WriteString("×")
+		b.WriteString(itoa(h.Failed[n]))
+	}
+	return b.String()
+}
+
+// latencies keeps exact counts per distinct value until there are too many,
+// then a log-linear histogram with 64 buckets per power of two.
+type latencies struct {
+	exact map[int64]int
+	hist  []int64
+	n     int
+	max   int64
+}
+
+const latencyExact = 4096
+
+func (l *latencies) add(v int64) {
+	if v < 0 {
+		v = 0
+	}
+	l.n++
+	if v > l.max {
+		l.max = v
+	}
+	if l.hist == nil {
+		if l.exact == nil {
+			l.exact = map[int64]int{}
+		}
+		l.exact[v]++
+		if len(l.exact) <= latencyExact {
+			return
+		}
+		l.hist = make([]int64, 64*64)
+		for val, c := range l.exact {
+			l.hist[bucketOf(val)] += int64(c)
+		}
+		l.exact = nil
+		return
+	}
+	l.hist[bucketOf(v)]++
+}
+
+// bucketOf maps v to a log-linear bucket: exact below 64, then 64
+// sub-buckets per power of two.
+func bucketOf(v int64) int {
+	u := uint64(v)
+	if u < 64 {
+		return int(u)
+	}
+	e := bits.Len64(u) - 7 // u>>e is in [64, 128)
+	return (e+1)*64 + int(u>>uint(e)) - 64
+}
+
+// bucketUpper is the largest value of a bucket.
+func bucketUpper(b int) int64 {
+	if b < 64 {
+		return int64(b)
+	}
+	e := b/64 - 1
+	m := int64(b%64 + 64)
+	return (m+1)<<uint(e) - 1
+}
+
+func (l *latencies) summary() Latency {
+	s := Latency{Count: l.n, Max: l.max}
+	if l.n == 0 {
+		return s
+	}
+	rank := func(p float64) int {
+		r := int(p*float64(l.n) + 0.999999)
+		if r < 1 {
+			r = 1
+		}
+		return r
+	}
+	r50, r99 := rank(0.50), rank(0.99)
+	if l.hist == nil {
+		vals := make([]int64, 0, len(l.exact))
+		for v := range l.exact {
+			vals = append(vals, v)
+		}
+		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+		seen, got50 := 0, false
+		for _, v := range vals {
+			seen += l.exact[v]
+			if !got50 && seen >= r50 {
+				s.P50, got50 = v, true
+			}
+			if seen >= r99 {
+				s.P99 = v
+				break
+			}
+		}
+		return s
+	}
+	var seen int64
+	got50 := false
+	for b, c := range l.hist {
+		seen += c
+		if !got50 && seen >= int64(r50) {
+			s.P50, got50 = min(bucketUpper(b), l.max), true
+		}
+		if seen >= int64(r99) {
+			s.P99 = min(bucketUpper(b), l.max)
+			break
+		}
+	}
+	return s
+}
+
+// WriteText prints the stats as tables.
+func (s *Stats) WriteText(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	cbs := s.SortedCallbacks()
+	width := len("CALLBACK")
+	for _, cb := range cbs {
+		width = max(width, len(cb.Name))
+	}
+	fmt.Fprintf(bw, "%-*s  %9s  %7s  %10s  %10s  %10s\n", width, "CALLBACK", "COUNT", "TRAPPED", "P50", "P99", "MAX")
+	for _, cb := range cbs {
+		l := cb.Latency()
+		p50, p99, mx := "-", "-", "-"
+		if l.Count > 0 {
+			p50, p99, mx = time.Duration(l.P50).String(), time.Duration(l.P99).String(), time.Duration(l.Max).String()
+		}
+		fmt.Fprintf(bw, "%-*s  %9d  %7d  %10s  %10s  %10s\n", width, cb.Name, cb.Count, cb.Trapped, p50, p99, mx)
+	}
+	hcs := s.SortedHostCalls()
+	width = len("HOST CALL")
+	for _, h := range hcs {
+		width = max(width, len(h.Name))
+	}
+	fmt.Fprintf(bw, "\n%-*s  %9s  %s\n", width, "HOST CALL", "COUNT", "NOT OK")
+	for _, h := range hcs {
+		fmt.Fprintf(bw, "%-*s  %9d  %s\n", width, h.Name, h.Count, h.FailedString())
+	}
+	fmt.Fprintf(bw, "\nplugin logs: ")
+	if len(s.LogLevels) == 0 {
+		bw.WriteString("none\n")
+	} else {
+		bw.WriteString(countsString(s.LogLevels, levelOrder) + "\n")
+	}
+	fmt.Fprintf(bw, "crashes: %d, VM failures: %d, records: %d, unparseable lines: %d\n", s.Crashes, s.VMFailures, s.Records, s.Malformed)
+	return bw.Flush()
+}
+
+// StatsJSON is the --stats --json document.
+type StatsJSON struct {
+	Kind       string             `json:"kind"` // "stats"
+	Records    int                `json:"records"`
+	Callbacks  []CallbackStatJSON `json:"callbacks"`
+	HostCalls  []HostCallStatJSON `json:"host_calls"`
+	LogLevels  map[string]int     `json:"plugin_logs"`
+	Crashes    int                `json:"crashes"`
+	VMFailures int                `json:"vm_failures"`
+	Malformed  int                `json:"malformed"`
+}
+
+// CallbackStatJSON is one callback's numbers; latencies in nanoseconds.
+type CallbackStatJSON struct {
+	Function   string `json:"function"`
+	Count      int    `json:"count"`
+	Trapped    int    `json:"trapped,omitempty"`
+	Unreturned int    `json:"unreturned,omitempty"`
+	Timed      int    `json:"timed"`
+	P50NS      int64  `json:"p50_ns"`
+	P99NS      int64  `json:"p99_ns"`
+	MaxNS      int64  `json:"max_ns"`
+}
+
+// HostCallStatJSON is one host function's numbers.
+type HostCallStatJSON struct {
+	Function string         `json:"function"`
+	Count    int            `json:"count"`
+	NotOk    map[string]int `json:"not_ok,omitempty"`
+}
+
+// JSON returns the stats as a JSON document value.
+func (s *Stats) JSON() StatsJSON {
+	out := StatsJSON{Kind: "stats", Records: s.Records, LogLevels: s.LogLevels, Crashes: s.Crashes,
+		VMFailures: s.VMFailures, Malformed: s.Malformed, Callbacks: []CallbackStatJSON{}, HostCalls: []HostCallStatJSON{}}
+	for _, cb := range s.SortedCallbacks() {
+		l := cb.Latency()
+		out.Callbacks = append(out.Callbacks, CallbackStatJSON{Function: cb.Name, Count: cb.Count, Trapped: cb.Trapped,
+			Unreturned: cb.Unreturned, Timed: l.Count, P50NS: l.P50, P99NS: l.P99, MaxNS: l.Max})
+	}
+	for _, h := range s.SortedHostCalls() {
+		out.HostCalls = append(out.HostCalls, HostCallStatJSON{Function: h.Name, Count: h.Count, NotOk: h.Failed})
+	}
+	return out
+}

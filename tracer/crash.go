@@ -96,9 +96,13 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	// The rest: message lines of the old layouts, frames, Caused by.
 	var causedBy []string
 	inCause := false
+	base := "" // indentation of "wasm stack trace:" (a test log indents it)
 	for i := 1; i < len(lines); i++ {
 		ln := strings.TrimRight(lines[i], " \t\r")
 		t := strings.TrimLeft(ln, " \t")
+		if base != "" {
+			ln = strings.TrimPrefix(ln, base)
+		}
 		if t == "" {
 			continue
 		}
@@ -115,6 +119,7 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 			continue
 		case t == "wasm stack trace:":
 			c.Runtime = RuntimeWazero
+			base = ln[:len(ln)-len(t)]
 			continue
 		case strings.HasPrefix(t, "error while executing at wasm backtrace:"):
 			c.Runtime = RuntimeWasmtime
@@ -156,6 +161,12 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	if c.Runtime == RuntimeUnknown {
 		c.Runtime = runtimeOf(c.Message, c.Frames)
 	}
+	// Kong appends " <module: …, vm: …, runtime: …>" to its messages.
+	if i := strings.Index(c.Message, " <module: "); i > 0 && strings.HasSuffix(c.Message, ">") {
+		c.Message = c.Message[:i]
+	} else if i := strings.Index(c.Message, " <vm: "); i > 0 && strings.HasSuffix(c.Message, ">") {
+		c.Message = c.Message[:i]
+	}
 	if c.Runtime == RuntimeWasmtime {
 		for i := range c.Frames {
 			f := &c.Frames[i]
@@ -164,6 +175,13 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 					f.Module, f.Function = mod, fn
 				}
 			}
+		}
+	}
+	if c.Callback == "" && len(c.Frames) > 0 {
+		// Hosts that do not name the callback: the outermost frame is the
+		// export the host called.
+		if name := c.Frames[len(c.Frames)-1].Function; lookupCallback(name, -1) != nil {
+			c.Callback = name
 		}
 	}
 	return c, true

@@ -59,6 +59,7 @@ type Call struct {
 	Dropped int
 
 	pending []pendingStatus
+	flagged bool // a placement finding was reported for this call
 }
 
 // LogRef is a plugin log line inside a callback.
@@ -117,6 +118,8 @@ type Decoder struct {
 	sum     Summary
 	out     []Event
 	seen    map[string]bool // findings already emitted
+	// occurrences counts findings by key, the repeats included.
+	occurrences map[string]int
 	// lastLog is the last plugin log anywhere, for hints.
 	lastLog     LogRef
 	lastLogKey  string
@@ -152,12 +155,13 @@ type threadState struct {
 // NewDecoder returns a Decoder.
 func NewDecoder(opts Options) *Decoder {
 	return &Decoder{
-		opts:     opts,
-		threads:  map[string]*threadState{},
-		intern:   map[string]string{},
-		seen:     map[string]bool{},
-		ctxIndex: map[ctxKey]*Context{},
-		sum:      Summary{FindingCounts: map[string]int{}, LogLevels: map[string]int{}},
+		opts:        opts,
+		threads:     map[string]*threadState{},
+		intern:      map[string]string{},
+		seen:        map[string]bool{},
+		occurrences: map[string]int{},
+		ctxIndex:    map[ctxKey]*Context{},
+		sum:         Summary{FindingCounts: map[string]int{}, LogLevels: map[string]int{}},
 	}
 }
 

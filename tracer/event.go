@@ -1,9 +1,3 @@
-// Package tracer reads proxy logs in any real framing (Envoy, Istio text and
-// JSON, kubectl/docker/CI prefixes) and turns them into typed events: the
-// wasm:trace host<->VM calls, plugin logs, crashes with their backtraces, VM
-// load failures and findings; and from those, call trees, stats and Perfetto
-// traces. Formats: shared/reference/envoy-formats.md §1–§4; the JSON form of
-// Event is the contract of shared/DESIGN.md §3.2.
 package tracer
 
 import "github.com/wasmdbg/wasmdbg/internal/loc"

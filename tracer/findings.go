@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
@@ -83,6 +84,7 @@ func (d *Decoder) checkCall(r *Record, t *threadState, n *Call, hf *abi.HostFunc
 		}
 	}
 	report := func(reason, msg, hint string) {
+		n.flagged = true
 		d.finding(r, reason, cb.Function, n.Function, cb, msg, hint)
 	}
 	switch {
@@ -169,7 +171,7 @@ func streamBuffer(n *Call, hf *abi.HostFunc) bool {
 // noteStatus remembers a failed status until the callback ends or the
 // plugin logs a warning about it.
 func (d *Decoder) noteStatus(t *threadState, n *Call) {
-	if n.Status == "" || n.Status == "Ok" || !strings.HasPrefix(n.Function, "env.") {
+	if n.flagged || n.Status == "" || n.Status == "Ok" || !strings.HasPrefix(n.Function, "env.") {
 		return
 	}
 	name := strings.TrimPrefix(n.Function, "env.")
@@ -248,7 +250,8 @@ func statusHint(function, status string) string {
 // repeats are only counted.
 func (d *Decoder) finding(r *Record, reason, callback, function string, cb *Call, msg, hint string) {
 	d.sum.FindingCounts[reason]++
-	key := reason + "\x00" + callback + "\x00" + function
+	key := findingKey(reason, callback, function)
+	d.occurrences[key]++
 	if d.seen[key] {
 		return
 	}
@@ -356,20 +359,39 @@ var signatures = []signature{
 	},
 }
 
-// matchSignatures reports the known crash signatures an event shows.
-func (d *Decoder) matchSignatures(e Event, cb *Call) {
-	text := e.Message
-	if e.Kind == KindCrash && e.PanicText != "" {
-		text += "\n" + e.PanicText
+func findingKey(reason, callback, function string) string {
+	return reason + "\x00" + callback + "\x00" + function
+}
+
+// Occurrences returns how many times the finding e stands for occurred
+// (findings are emitted once per reason, callback and host function).
+func (d *Decoder) Occurrences(e *Event) int {
+	if e.Kind != KindFinding {
+		return 0
 	}
-	matched := map[string]bool{}
+	if n := d.occurrences[findingKey(e.Reason, e.Callback, e.Function)]; n > 0 {
+		return n
+	}
+	return d.occurrences[e.Reason]
+}
+
+// matchSignatures reports the known crash signatures an event shows. A
+// crash's panic text was already matched as a plugin log, so only the
+// signatures that need the crash (its callback or frames) look at it.
+func (d *Decoder) matchSignatures(e Event, cb *Call) {
+	var matched [4]string
+	nm := 0
 	for i := range signatures {
 		s := &signatures[i]
-		if matched[s.ID] {
+		if slices.Contains(matched[:nm], s.ID) {
 			continue
 		}
 		if s.CrashOnly && e.Kind != KindCrash {
 			continue
+		}
+		text := e.Message
+		if e.Kind == KindCrash && s.CrashOnly && e.PanicText != "" {
+			text += "\n" + e.PanicText
 		}
 		if s.Callback != "" && e.Callback != s.Callback {
 			continue
@@ -381,10 +403,14 @@ func (d *Decoder) matchSignatures(e Event, cb *Call) {
 		if callback == "" && cb != nil {
 			callback = cb.Function
 		}
-		matched[s.ID] = true
+		if nm < len(matched) {
+			matched[nm] = s.ID
+			nm++
+		}
 		r := &Record{Line: e.Line}
 		d.sum.FindingCounts[s.ID]++
 		key := s.ID
+		d.occurrences[key]++
 		if d.seen[key] {
 			continue
 		}

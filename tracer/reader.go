@@ -273,7 +273,7 @@ func (rd *Reader) addLine(b []byte) {
 		return
 	}
 	cur := rd.cur
-	if cur != nil && !cur.call && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
+	if cur != nil && !cur.call && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
 		rd.appendCont(cur, msg)
 		return
 	}
@@ -524,6 +524,16 @@ func isCallMessage(msg []byte) bool {
 		return true
 	}
 	return false
+}
+
+// startsTrapReport reports whether an unframed line begins a new trap
+// report rather than continuing the message before it.
+func startsTrapReport(b []byte) bool {
+	if bytes.HasPrefix(b, []byte("Function")) {
+		first, _, _ := bytes.Cut(b, []byte("\n"))
+		return bytes.Contains(first, []byte(" failed:"))
+	}
+	return bytes.Contains(b, []byte("wasm error: "))
 }
 
 // isCrashHeader reports whether msg starts a host's trap report:

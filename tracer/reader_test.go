@@ -12,8 +12,8 @@ import (
 
 // rec is the comparable form of a Record in tests.
 type rec struct {
-	lines   string // "first-last"
-	framing Framing
+	lines                                       string // "first-last"
+	framing                                     Framing
 	time, thread, level, logger, caller, origin string
 	msg                                         string
 	bad                                         string

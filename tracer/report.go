@@ -23,6 +23,16 @@ type Report struct {
 	repeats  map[string]int
 	dropped  int
 	failures map[string]int // index into VMFailures
+	counts   []int          // occurrences per finding
+	counted  int            // findings whose count is known
+}
+
+// CountFrom records how often each finding added since the last call
+// occurred, from the decoder that produced them.
+func (r *Report) CountFrom(d *Decoder) {
+	for ; r.counted < len(r.Findings); r.counted++ {
+		r.counts = append(r.counts, d.Occurrences(&r.Findings[r.counted]))
+	}
 }
 
 const maxReported = 1000
@@ -77,7 +87,11 @@ func (r *Report) WriteText(w io.Writer, sum Summary, lines int) error {
 	if len(r.Findings) > 0 {
 		bw.WriteString("FINDINGS\n")
 		for i := range r.Findings {
-			writeFinding(bw, &r.Findings[i], sum.FindingCounts[r.Findings[i].Reason])
+			n := 0
+			if i < len(r.counts) {
+				n = r.counts[i]
+			}
+			writeFinding(bw, &r.Findings[i], n)
 		}
 		bw.WriteString("\n")
 	}

@@ -465,7 +465,11 @@ func (s *Stats) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(bw, "\n%-*s  %9s  %s\n", width, "HOST CALL", "COUNT", "NOT OK")
 	for _, h := range hcs {
-		fmt.Fprintf(bw, "%-*s  %9d  %s\n", width, h.Name, h.Count, h.FailedString())
+		fmt.Fprintf(bw, "%-*s  %9d", width, h.Name, h.Count)
+		if f := h.FailedString(); f != "" {
+			bw.WriteString("  " + f)
+		}
+		bw.WriteString("\n")
 	}
 	fmt.Fprintf(bw, "\nplugin logs: ")
 	if len(s.LogLevels) == 0 {

@@ -1,5 +1,7 @@
-// Command tracegen writes a realistic Envoy log with the wasm:trace stream
-// enabled, for scripts/bench/trace.sh: tracegen -lines 1000000 > trace.log
+//go:build ignore
+
+// Command gen writes a realistic Envoy log with the wasm:trace stream
+// enabled, for scripts/bench/trace.sh: go run ./tracer/internal/loggen/gen.go -lines 1000000 > trace.log
 package main
 
 import (
@@ -16,7 +18,7 @@ func main() {
 	threads := flag.Int("threads", 4, "worker threads")
 	flag.Parse()
 	if err := loggen.Write(os.Stdout, loggen.Options{Lines: *lines, Seed: *seed, Threads: *threads}); err != nil {
-		fmt.Fprintln(os.Stderr, "tracegen:", err)
+		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }

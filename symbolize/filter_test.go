@@ -131,6 +131,12 @@ func TestFilterEnvoyBacktracesMatchLLVM(t *testing.T) {
 					for i := range offs {
 						var w []string
 						for _, f := range want[i] {
+							if f.FunctionName == "" && f.FileName == "" && f.Line == 0 {
+								// llvm's "??:0:0": no DWARF for this code (rust-lld's
+								// .command_export wrappers, rustc's allocator shim), so
+								// the filter adds no location either.
+								continue
+							}
 							w = append(w, fmt.Sprintf("%s:%d:%d", cleanPath(f.FileName), f.Line, f.Column))
 						}
 						if strings.Join(got[i], " ") != strings.Join(w, " ") {

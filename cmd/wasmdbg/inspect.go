@@ -35,6 +35,10 @@ When the host would refuse the module, the verdict gives the exact message Envoy
 would log (proxy-wasm-cpp-host's) and a hint. The module is still inspected and
 the exit status is 0, unless --strict is given. MODULE may be - for stdin.
 
+Exit status: 0 inspected, 1 the file is unreadable or not a valid module (the
+error names the section and offset), 2 usage, 3 --strict and the host would
+refuse the module.
+
 Hosts (--host):
 ` + strings.Join(hosts, "\n"),
 		Example: `  wasmdbg inspect plugin.wasm

@@ -103,16 +103,16 @@ type Debug struct {
 	DWARFVersions  []int    `json:"dwarf_versions,omitempty"`
 	DWARFUnits     int      `json:"dwarf_units,omitempty"`
 	DWARFSections  []string `json:"dwarf_sections,omitempty"`
-	// DWARFSubprograms counts the subprograms with an address and
+	// DWARFRanges counts the compile units' address ranges and
 	// DWARFMatched those starting exactly at a function body. DWARFStale
 	// is set when they disagree, or when every address is 0: the module
 	// was rewritten after linking and its DWARF answers would be wrong.
-	DWARFSubprograms int    `json:"dwarf_subprograms,omitempty"`
-	DWARFMatched     int    `json:"dwarf_matched,omitempty"`
-	DWARFStale       bool   `json:"dwarf_stale,omitempty"`
-	DWARFError       string `json:"dwarf_error,omitempty"`
-	SourceMapURL     string `json:"source_map_url"`
-	ExternalDebug    string `json:"external_debug_info,omitempty"`
+	DWARFRanges   int    `json:"dwarf_ranges,omitempty"`
+	DWARFMatched  int    `json:"dwarf_ranges_matched,omitempty"`
+	DWARFStale    bool   `json:"dwarf_stale,omitempty"`
+	DWARFError    string `json:"dwarf_error,omitempty"`
+	SourceMapURL  string `json:"source_map_url"`
+	ExternalDebug string `json:"external_debug_info,omitempty"`
 }
 
 // Tool is one value of a producers field.
@@ -359,8 +359,8 @@ func (r *Report) debug(m *wasm.Module) {
 		if len(d.DWARFVersions) > 0 {
 			d.DWARFVersion = d.DWARFVersions[len(d.DWARFVersions)-1]
 		}
-		n, matched, zeroed, err := subprogramCheck(m)
-		d.DWARFSubprograms, d.DWARFMatched = n, matched
+		n, matched, zeroed, err := rangeCheck(m, d.DWARFUnits)
+		d.DWARFRanges, d.DWARFMatched = n, matched
 		d.DWARFStale = matched < n || n == 0 && zeroed > 0
 		if err != nil {
 			d.DWARFError = err.Error()

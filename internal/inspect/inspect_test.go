@@ -261,7 +261,7 @@ func TestMisnamedCallback(t *testing.T) {
 
 func TestStaleDWARF(t *testing.T) {
 	d := inspectFile(t, "stale-dwarf.wasm", "").Debug
-	if !d.DWARF || !d.DWARFStale || d.DWARFSubprograms != 0 || d.DWARFVersion != 4 || d.NameSection {
+	if !d.DWARF || !d.DWARFStale || d.DWARFRanges != 0 || d.DWARFVersion != 4 || d.NameSection {
 		t.Errorf("stale-dwarf.wasm: %+v", d)
 	}
 	b, err := os.ReadFile("../wasm/testdata/dwarf5.wasm")
@@ -269,7 +269,7 @@ func TestStaleDWARF(t *testing.T) {
 		t.Fatal(err)
 	}
 	d = inspectBytes(t, "dwarf5.wasm", b, "").Debug
-	if d.DWARFStale || d.DWARFSubprograms != 2 || d.DWARFMatched != 2 || d.DWARFError != "" {
+	if d.DWARFStale || d.DWARFRanges != 2 || d.DWARFMatched != 2 || d.DWARFError != "" {
 		t.Errorf("dwarf5.wasm: %+v", d)
 	}
 }
@@ -362,8 +362,8 @@ func TestFixtures(t *testing.T) {
 		if r.Debug.DWARFVersion != f.DWARF || r.Debug.DWARF != (f.DWARF != 0) {
 			t.Errorf("%s: DWARF %v version %d, fixture says %d", f.Name, r.Debug.DWARF, r.Debug.DWARFVersion, f.DWARF)
 		}
-		if r.Debug.DWARFStale || r.Debug.DWARFError != "" || f.DWARF != 0 && r.Debug.DWARFSubprograms == 0 {
-			t.Errorf("%s: DWARF stale %v, %d subprograms, error %q", f.Name, r.Debug.DWARFStale, r.Debug.DWARFSubprograms, r.Debug.DWARFError)
+		if r.Debug.DWARFStale || r.Debug.DWARFError != "" || f.DWARF != 0 && r.Debug.DWARFRanges == 0 {
+			t.Errorf("%s: DWARF stale %v, %d ranges, error %q", f.Name, r.Debug.DWARFStale, r.Debug.DWARFRanges, r.Debug.DWARFError)
 		}
 		if (f.SourceMap != "") != (r.Debug.SourceMapURL != "") {
 			t.Errorf("%s: source map URL %q, fixture source map %q", f.Name, r.Debug.SourceMapURL, f.SourceMap)

@@ -158,13 +158,13 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		p("  %-14s%s%s, %d bytes in %s\n", "DWARF", vdesc, units, r.dwarfBytes(), strings.Join(d.DWARFSections, " "))
 		switch {
-		case d.DWARFStale && d.DWARFSubprograms == 0:
-			p("  %-14sSTALE: every subprogram's address is 0; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n", "")
+		case d.DWARFStale && d.DWARFRanges == 0:
+			p("  %-14sSTALE: every code address in it is 0; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n", "")
 		case d.DWARFStale:
-			p("  %-14sSTALE: %d of %d subprograms start where no function body does; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n",
-				"", d.DWARFSubprograms-d.DWARFMatched, d.DWARFSubprograms)
-		case d.DWARFSubprograms > 0:
-			p("  %-14sall %d subprograms start at function bodies\n", "", d.DWARFSubprograms)
+			p("  %-14sSTALE: %d of %d address ranges start where no function body does; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n",
+				"", d.DWARFRanges-d.DWARFMatched, d.DWARFRanges)
+		case d.DWARFRanges > 0:
+			p("  %-14sall %d address ranges start at function bodies\n", "", d.DWARFRanges)
 		}
 		if d.DWARFError != "" {
 			p("  %-14scould not read all of it: %s\n", "", d.DWARFError)

@@ -17,7 +17,7 @@ go build -o "$tmp/wasmdbg" ./cmd/wasmdbg
 for f in fixtures/*/*.wasm fixtures/*/*.wasm.gz; do
 	[ -f "$f" ] || continue
 	case $f in
-	*.gz) gunzip -c "$f" >"$tmp/$(basename "$f" .gz)" ;;
+	*.gz) gunzip -c "$f" >"$tmp/$(echo "${f%.gz}" | tr / _)" ;;
 	*) cp "$f" "$tmp/$(echo "$f" | tr / _)" ;;
 	esac
 done

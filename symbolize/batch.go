@@ -150,7 +150,16 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code, asJSON, addr
 	for lineNo := 1; ; lineNo++ {
 		line, rerr := br.ReadString('\n')
 		if s := strings.TrimSpace(line); s != "" {
-			res, ferr := m.resolveLine(s, code)
+			var res Result
+			var ferr error
+			if asJSON || address {
+				res, ferr = m.resolveLine(s, code)
+			} else { // the common batch case: frames only
+				var off loc.Offset
+				if off, ferr = ParseAddress(s, code); ferr == nil {
+					res.Frames, ferr = m.Lookup(off)
+				}
+			}
 			if ferr != nil {
 				failed++
 				errf(fmt.Errorf("%s:%d: %w", name, lineNo, ferr))

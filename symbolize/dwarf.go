@@ -28,7 +28,7 @@ const attrMIPSLinkageName dwarf.Attr = 0x2007
 
 // dwarfIndex answers code offsets from a module's DWARF: the line table for
 // file:line:column, the subprogram whose ranges contain the offset for the
-// function, and the inlined subroutines inside it (loaded with delve's
+// function, and the inlined subroutines inside it (loaded into delve's
 // godwarf trees, walked with reader.InlineStack) for the inlining chain.
 type dwarfIndex struct {
 	data     *dwarf.Data
@@ -38,7 +38,7 @@ type dwarfIndex struct {
 	versions []int // DWARF versions of the units, sorted, each once
 
 	mu    sync.Mutex
-	trees map[dwarf.Offset]treeOrErr
+	progs map[dwarf.Offset]*subprogram
 }
 
 // funcRange is one address range of a subprogram.
@@ -53,9 +53,19 @@ type funcRange struct {
 // to lineTable.files; -1 for none.
 type unitFiles []int32
 
-type treeOrErr struct {
-	tree *godwarf.Tree
-	err  error
+// subprogram is a function's DIE tree with what lookups read from it,
+// resolved once: names and call sites.
+type subprogram struct {
+	tree    *godwarf.Tree
+	name    string
+	decl    row
+	inlined map[*godwarf.Tree]inlinedCall // every inlined subroutine in tree
+	err     error
+}
+
+type inlinedCall struct {
+	name string
+	call row // where it was inlined into its caller
 }
 
 // newDWARFIndex reads every unit of the DWARF in sections. A problem in one
@@ -76,7 +86,7 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 			}
 		}
 	}
-	x := &dwarfIndex{data: data, trees: map[dwarf.Offset]treeOrErr{}}
+	x := &dwarfIndex{data: data, progs: map[dwarf.Offset]*subprogram{}}
 	var warns []error
 	fileIDs := map[string]uint32{}
 	r := data.Reader()
@@ -195,31 +205,188 @@ func (x *dwarfIndex) function(pc uint64) (funcRange, bool) {
 	return funcRange{}, false
 }
 
-// tree loads (once) the DIE tree of the subprogram at off.
-func (x *dwarfIndex) tree(off dwarf.Offset) (*godwarf.Tree, error) {
+// subprogram loads (once) the subprogram of fn.
+func (x *dwarfIndex) subprogram(fn funcRange) *subprogram {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if t, ok := x.trees[off]; ok {
-		return t.tree, t.err
+	if sp, ok := x.progs[fn.die]; ok {
+		return sp
 	}
-	t, err := loadTree(off, x.data)
-	x.trees[off] = treeOrErr{t, err}
-	return t, err
+	sp := &subprogram{}
+	x.progs[fn.die] = sp
+	if sp.tree, sp.err = loadTree(fn.die, x.data); sp.err != nil {
+		return sp
+	}
+	sp.name = dieName(sp.tree.Entry)
+	sp.decl = row{
+		File: x.fileName(fn.unit, sp.tree.Val(dwarf.AttrDeclFile)),
+		Line: intVal(sp.tree.Val(dwarf.AttrDeclLine)),
+	}
+	var walk func(*godwarf.Tree)
+	walk = func(n *godwarf.Tree) {
+		for _, c := range n.Children {
+			if c.Tag == dwarf.TagInlinedSubroutine {
+				if sp.inlined == nil {
+					sp.inlined = map[*godwarf.Tree]inlinedCall{}
+				}
+				sp.inlined[c] = inlinedCall{name: dieName(c.Entry), call: x.callSite(fn.unit, c.Entry)}
+			}
+			walk(c)
+		}
+	}
+	walk(sp.tree)
+	return sp
 }
 
-// loadTree is godwarf.LoadTree, which may panic on malformed input (it
-// asserts entry types); a panic there is reported as corrupt DWARF.
-func loadTree(off dwarf.Offset, data *dwarf.Data) (t *godwarf.Tree, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			t, err = nil, fmt.Errorf("section .debug_info at offset 0x%x: malformed subprogram: %v", uint64(off), r)
-		}
-	}()
-	t, err = godwarf.LoadTree(off, data, 0)
+// Limits on one subprogram's DIE tree, against hostile DWARF: nesting
+// depth, DIEs kept, and abstract-origin/specification hops per DIE.
+const (
+	maxTreeDepth   = 128
+	maxTreeNodes   = 1 << 16
+	maxOriginChain = 8
+)
+
+// loadTree reads the subprogram at off with the DIEs inlining needs
+// (inlined subroutines and the lexical blocks around them) into a delve
+// godwarf.Tree for reader.InlineStack. It does what godwarf.LoadTree does
+// for these tags — ranges of children folded into their parents, each
+// DIE's abstract origin and specification behind it for names — but stops
+// at reference cycles and absurd depths, which LoadTree follows forever.
+func loadTree(off dwarf.Offset, data *dwarf.Data) (*godwarf.Tree, error) {
+	r := data.Reader()
+	r.Seek(off)
+	e, err := r.Next()
 	if err != nil {
 		return nil, fmt.Errorf("section .debug_info at offset 0x%x: %w", uint64(off), err)
 	}
-	return t, nil
+	if e == nil || e.Tag != dwarf.TagSubprogram {
+		return nil, fmt.Errorf("section .debug_info at offset 0x%x: not a subprogram", uint64(off))
+	}
+	l := treeLoader{data: data, origins: data.Reader()}
+	root := l.node(e)
+	if e.Children {
+		if err := l.children(r, root, 1); err != nil {
+			return nil, fmt.Errorf("section .debug_info in the subprogram at offset 0x%x: %w", uint64(off), err)
+		}
+	}
+	return root, nil
+}
+
+type treeLoader struct {
+	data    *dwarf.Data
+	origins *dwarf.Reader
+	nodes   int
+}
+
+func (l *treeLoader) node(e *dwarf.Entry) *godwarf.Tree {
+	l.nodes++
+	n := &godwarf.Tree{Entry: l.withOrigins(e), Tag: e.Tag, Offset: e.Offset}
+	if rs, err := l.data.Ranges(e); err == nil {
+		for _, rg := range rs {
+			if rg[0] < rg[1] && !isTombstone(rg[0]) {
+				n.Ranges = append(n.Ranges, rg)
+			}
+		}
+	}
+	return n
+}
+
+// children reads the children of parent up to their terminating null
+// entry, keeping the DIEs that can contain inlined calls.
+func (l *treeLoader) children(r *dwarf.Reader, parent *godwarf.Tree, depth int) error {
+	for {
+		e, err := r.Next()
+		if err != nil {
+			return err
+		}
+		if e == nil || e.Tag == 0 {
+			return nil
+		}
+		keep := e.Tag == dwarf.TagInlinedSubroutine || e.Tag == dwarf.TagLexDwarfBlock
+		if !keep || depth >= maxTreeDepth || l.nodes >= maxTreeNodes {
+			if e.Children {
+				r.SkipChildren()
+			}
+			continue
+		}
+		child := l.node(e)
+		if e.Children {
+			if err := l.children(r, child, depth+1); err != nil {
+				return err
+			}
+		}
+		parent.Children = append(parent.Children, child)
+		parent.Ranges = foldRanges(parent.Ranges, child.Ranges)
+	}
+}
+
+// foldRanges adds the ranges of b not already covered by a.
+func foldRanges(a, b [][2]uint64) [][2]uint64 {
+next:
+	for _, rb := range b {
+		for _, ra := range a {
+			if ra[0] <= rb[0] && rb[1] <= ra[1] {
+				continue next
+			}
+		}
+		a = append(a, rb)
+	}
+	return a
+}
+
+// withOrigins pairs a DIE with the DIEs its DW_AT_abstract_origin and
+// DW_AT_specification chain leads to, so attributes missing on it (names)
+// are found on them.
+func (l *treeLoader) withOrigins(e *dwarf.Entry) godwarf.Entry {
+	if e.Tag != dwarf.TagSubprogram && e.Tag != dwarf.TagInlinedSubroutine {
+		return e
+	}
+	chain := dieChain{e}
+	seen := map[dwarf.Offset]bool{e.Offset: true}
+	cur := e
+	for range maxOriginChain {
+		ref, ok := cur.Val(dwarf.AttrAbstractOrigin).(dwarf.Offset)
+		if !ok {
+			if ref, ok = cur.Val(dwarf.AttrSpecification).(dwarf.Offset); !ok {
+				break
+			}
+		}
+		if seen[ref] {
+			break
+		}
+		seen[ref] = true
+		l.origins.Seek(ref)
+		next, err := l.origins.Next()
+		if err != nil || next == nil {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	if len(chain) == 1 {
+		return e
+	}
+	return chain
+}
+
+// dieChain is a DIE followed by its abstract origin and specification
+// DIEs; an attribute is the first one found along it.
+type dieChain []*dwarf.Entry
+
+func (c dieChain) Val(a dwarf.Attr) any {
+	if f := c.AttrField(a); f != nil {
+		return f.Val
+	}
+	return nil
+}
+
+func (c dieChain) AttrField(a dwarf.Attr) *dwarf.Field {
+	for _, e := range c {
+		if f := e.AttrField(a); f != nil {
+			return f
+		}
+	}
+	return nil
 }
 
 // dwarfFrame is one frame of a DWARF answer before names are demangled.
@@ -241,18 +408,22 @@ func (x *dwarfIndex) lookup(pc uint64) ([]dwarfFrame, bool, error) {
 		}
 		return []dwarfFrame{{loc: r}}, true, nil
 	}
-	t, err := x.tree(fn.die)
-	if err != nil {
-		return []dwarfFrame{{loc: r}}, true, err
+	sp := x.subprogram(fn)
+	if sp.err != nil {
+		return []dwarfFrame{{loc: r}}, true, sp.err
 	}
-	stack := reader.InlineStack(t, pc)
+	if len(sp.inlined) == 0 {
+		return []dwarfFrame{{name: sp.name, loc: r}}, true, nil
+	}
+	stack := reader.InlineStack(sp.tree, pc)
 	frames := make([]dwarfFrame, 0, len(stack)+1)
 	cur := r
 	for _, in := range stack {
-		frames = append(frames, dwarfFrame{name: dieName(in.Entry), loc: cur, inlined: true})
-		cur = x.callSite(fn.unit, in.Entry)
+		c := sp.inlined[in]
+		frames = append(frames, dwarfFrame{name: c.name, loc: cur, inlined: true})
+		cur = c.call
 	}
-	frames = append(frames, dwarfFrame{name: dieName(t.Entry), loc: cur})
+	frames = append(frames, dwarfFrame{name: sp.name, loc: cur})
 	return frames, true, nil
 }
 
@@ -272,14 +443,11 @@ func (x *dwarfIndex) declaration(pc uint64) (dwarfFrame, bool) {
 	if !ok {
 		return dwarfFrame{}, false
 	}
-	t, err := x.tree(fn.die)
-	if err != nil {
+	sp := x.subprogram(fn)
+	if sp.err != nil {
 		return dwarfFrame{}, false
 	}
-	return dwarfFrame{name: dieName(t.Entry), loc: row{
-		File: x.fileName(fn.unit, t.Val(dwarf.AttrDeclFile)),
-		Line: intVal(t.Val(dwarf.AttrDeclLine)),
-	}}, true
+	return dwarfFrame{name: sp.name, loc: sp.decl}, true
 }
 
 func (x *dwarfIndex) fileName(unit int32, v any) string {

@@ -53,7 +53,7 @@ func isTombstone(addr uint64) bool {
 // -1), for DW_AT_decl_file and DW_AT_call_file.
 func (t *lineTable) addUnit(lr *dwarf.LineReader, fileIDs map[string]uint32) ([]int32, error) {
 	var e dwarf.LineEntry
-	start := len(t.rows)
+	start, startSeqs := len(t.rows), len(t.seqs)
 	inSeq := false
 	seqStart := 0
 	fileIndex := map[*dwarf.LineFile]uint32{}
@@ -63,7 +63,7 @@ func (t *lineTable) addUnit(lr *dwarf.LineReader, fileIDs map[string]uint32) ([]
 			break
 		}
 		if err != nil {
-			t.rows = t.rows[:start]
+			t.rows, t.seqs = t.rows[:start], t.seqs[:startSeqs]
 			return nil, err
 		}
 		if !inSeq {

@@ -71,6 +71,8 @@ type Module struct {
 	dwarfOnce sync.Once
 	dwarf     *dwarfIndex
 
+	demangled sync.Map // raw name -> Demangle(raw)
+
 	smOnce sync.Once
 	sm     *SourceMap
 	smBase loc.ModuleOffset // the code start of the module the map was made for, minus mod's
@@ -430,8 +432,15 @@ func (m *Module) frame(raw string, src loc.Source) Frame {
 	return f
 }
 
+// demangle is Demangle with the module's options, remembered: a backtrace
+// or a batch names the same few functions again and again.
 func (m *Module) demangle(raw string) string {
-	return Demangle(raw, DemangleOptions{StripRustHash: m.opts.StripRustHash, Go: m.isGo})
+	if d, ok := m.demangled.Load(raw); ok {
+		return d.(string)
+	}
+	d := Demangle(raw, DemangleOptions{StripRustHash: m.opts.StripRustHash, Go: m.isGo})
+	m.demangled.Store(raw, d)
+	return d
 }
 
 func (m *Module) dbgName() string {

@@ -37,7 +37,7 @@ func TestSymbolizeCommand(t *testing.T) {
 			args: []string{"symbolize", "-m", cppModule, "--code-offsets", "-a", "0x12a6"},
 			out:  "0x12a6\n" + inlineFrameOut},
 		{name: "function offset",
-			args: []string{"symbolize", "-m", cppModule, "func[52]+0x5"},
+			args:       []string{"symbolize", "-m", cppModule, "func[52]+0x5"},
 			outContain: "plugin::crash::viaInline(unsigned int)\nplugin.cc:"},
 		{name: "batch from stdin, a bad line answered ?? in step",
 			stdin: "0x165c\n\nnope\n0x1573\n",

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ianlancetaylor/demangle"
+
 	"github.com/wasmdbg/wasmdbg/internal/loc"
 )
 
@@ -242,8 +244,11 @@ func (m *Module) namedAs(idx uint32, printed string) bool {
 	if printed == raw || printed == f.Name() || printed == Demangle(raw, DemangleOptions{Go: m.isGo}) {
 		return true
 	}
-	// Envoy demangles with __cxa_demangle, which keeps Rust's hash;
-	// wasmtime drops it.
+	// Envoy demangles with __cxa_demangle, which reads legacy Rust names
+	// as Itanium (hash and "$u7b$" escapes kept); wasmtime drops the hash.
+	if s, err := demangle.ToString(raw, demangle.LLVMStyle, demangle.NoRust); err == nil && printed == s {
+		return true
+	}
 	return printed == Demangle(raw, DemangleOptions{StripRustHash: true, Go: m.isGo})
 }
 
@@ -319,7 +324,7 @@ func render(prefix, printed string, frames []Frame) []string {
 			continue // "unknown(function index:N)" tells nothing the offset does not
 		}
 		name := fr.Name()
-		if !fr.Inlined && (name == printed || fr.Function == printed || strings.HasSuffix(printed, "!"+name)) {
+		if !fr.Inlined && (name == printed || strings.HasSuffix(printed, "!"+name)) {
 			name = ""
 		}
 		where := ""

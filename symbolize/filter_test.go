@@ -18,17 +18,27 @@ import (
 // golden output per DWARF version (testdata/filter-<fixture>.golden, with
 // the warnings at the end); -update rewrites them.
 func TestFilterGolden(t *testing.T) {
-	in, err := os.ReadFile(filepath.Join("testdata", "filter-input.log"))
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct{ fixture, input, debug string }{
+		{"cpp", "filter-input.log", ""},
+		{"cpp-dwarf5", "filter-input.log", ""},
+		{"cpp-mangled", "filter-input.log", ""},
+		{"cpp-stripped", "filter-input.log", "cpp"},
+		{"rust", "filter-rust-input.log", ""},
+		{"rust-v0", "filter-rust-input.log", ""},
+		{"rust-nodebug", "filter-rust-input.log", ""},
+		{"go", "filter-go-input.log", ""},
 	}
-	for _, name := range []string{"cpp", "cpp-dwarf5", "cpp-mangled", "cpp-stripped"} {
-		t.Run(name, func(t *testing.T) {
-			var opts Options
-			if name == "cpp-stripped" {
-				opts.DebugFile = fixturePath(t, "cpp")
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			in, err := os.ReadFile(filepath.Join("testdata", tt.input))
+			if err != nil {
+				t.Fatal(err)
 			}
-			m, warns := openFixture(t, name, opts)
+			var opts Options
+			if tt.debug != "" {
+				opts.DebugFile = fixturePath(t, tt.debug)
+			}
+			m, warns := openFixture(t, tt.fixture, opts)
 			var out bytes.Buffer
 			if err := m.Filter(bytes.NewReader(in), &out); err != nil {
 				t.Fatal(err)
@@ -37,7 +47,7 @@ func TestFilterGolden(t *testing.T) {
 			for _, w := range *warns {
 				got += strings.ReplaceAll(w, m.name, "MODULE") + "\n"
 			}
-			golden := filepath.Join("testdata", "filter-"+name+".golden")
+			golden := filepath.Join("testdata", "filter-"+tt.fixture+".golden")
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
@@ -105,6 +115,7 @@ func TestFilterOnlyAdds(t *testing.T) {
 // call as llvm-symbolizer gives them for the same code offsets.
 func TestFilterEnvoyBacktracesMatchLLVM(t *testing.T) {
 	tools := availableLLVM(t)
+	prefetchCrashAnswers(t, tools)
 	for _, lang := range []string{"cpp", "rust"} {
 		for _, c := range v8Crashes(t, lang) {
 			fx, ok := fixtures.Get(c.fixture)
@@ -112,7 +123,7 @@ func TestFilterEnvoyBacktracesMatchLLVM(t *testing.T) {
 				continue
 			}
 			t.Run(c.fixture+" "+c.args, func(t *testing.T) {
-				m, _ := openFixture(t, c.fixture, Options{})
+				m := sharedFixture(t, c.fixture)
 				start, _ := m.CodeRange()
 				var log strings.Builder
 				fmt.Fprintf(&log, "[2026-03-01 10:00:01.123][31][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] %s\nProxy-Wasm plugin in-VM backtrace:\n", strings.Replace(c.trap, "RuntimeError", "Uncaught RuntimeError", 1))
@@ -127,7 +138,7 @@ func TestFilterEnvoyBacktracesMatchLLVM(t *testing.T) {
 				}
 				got := addedLocations(out.String())
 				for _, tool := range tools {
-					want := llvmSymbolize(t, tool, m.name, offs, true)
+					want := llvmAnswers(t, tool, m.name, offs, true)
 					for i := range offs {
 						var w []string
 						for _, f := range want[i] {

@@ -86,6 +86,21 @@ func openFixture(t testing.TB, name string, opts Options) (*Module, *[]string) {
 	return m, &warns
 }
 
+var sharedModules sync.Map // fixture name -> *Module
+
+// sharedFixture is one Module per fixture for the whole test binary, for
+// tests that only look up: indexes are built once (the Rust fixtures' take
+// a fraction of a second).
+func sharedFixture(t testing.TB, name string) *Module {
+	t.Helper()
+	if m, ok := sharedModules.Load(name); ok {
+		return m.(*Module)
+	}
+	m, _ := openFixture(t, name, Options{})
+	sharedModules.Store(name, m)
+	return m
+}
+
 // dwarfFixtures are the registered fixtures with DWARF.
 func dwarfFixtures() []fixtures.Fixture {
 	var out []fixtures.Fixture

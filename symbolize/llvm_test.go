@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
@@ -66,6 +67,50 @@ func llvmSymbolize(t *testing.T, tool, file string, offs []uint64, demangled boo
 	return res
 }
 
+// llvmCache holds llvm-symbolizer's answers per (tool, module, demangling)
+// and code offset, so that tests asking about a few offsets at a time do
+// not start llvm-symbolizer (and have it read a 6 MB module) each time.
+var (
+	llvmCacheMu sync.Mutex
+	llvmCache   = map[llvmKey]map[uint64][]llvmFrame{}
+)
+
+type llvmKey struct {
+	tool, file string
+	demangled  bool
+}
+
+// llvmAnswers is llvmSymbolize through llvmCache: offsets not asked before
+// are answered in one run.
+func llvmAnswers(t *testing.T, tool, file string, offs []uint64, demangled bool) [][]llvmFrame {
+	t.Helper()
+	llvmCacheMu.Lock()
+	defer llvmCacheMu.Unlock()
+	key := llvmKey{tool, file, demangled}
+	cache := llvmCache[key]
+	if cache == nil {
+		cache = map[uint64][]llvmFrame{}
+		llvmCache[key] = cache
+	}
+	var missing []uint64
+	for _, o := range offs {
+		if _, ok := cache[o]; !ok {
+			missing = append(missing, o)
+			cache[o] = nil
+		}
+	}
+	if len(missing) > 0 {
+		for i, a := range llvmSymbolize(t, tool, file, missing, demangled) {
+			cache[missing[i]] = a
+		}
+	}
+	out := make([][]llvmFrame, len(offs))
+	for i, o := range offs {
+		out[i] = cache[o]
+	}
+	return out
+}
+
 // availableLLVM returns the llvm-symbolizer builds installed, logging the
 // missing ones.
 func availableLLVM(t *testing.T) []string {
@@ -94,7 +139,7 @@ func compareLLVM(t *testing.T, m *Module, file string, offs []uint64, demangled 
 	t.Helper()
 	answered := 0
 	for _, tool := range availableLLVM(t) {
-		want := llvmSymbolize(t, tool, file, offs, demangled)
+		want := llvmAnswers(t, tool, file, offs, demangled)
 		fails := 0
 		answered = 0
 		for i, o := range offs {

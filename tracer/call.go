@@ -373,8 +373,6 @@ func resultMeaning(r abi.Result, ret string) (meaning string, status bool) {
 			return "false", false
 		}
 		return "true", false
-	case abi.ResultPointer:
-		return "0x" + strconv.FormatUint(v, 16), false
 	}
 	return "", false
 }

@@ -292,17 +292,23 @@ func (d *Decoder) str(b []byte) string {
 }
 
 // timeString renders the record's time as RFC 3339 with the source's
-// precision; a source without a zone stays without one.
+// precision. Envoy and nginx print no zone; their time is taken as UTC
+// (containers run in UTC; Record.Nanos makes the same assumption) and gets
+// a "Z", as wasmdbg replay writes it.
 func (d *Decoder) timeString(r *Record) string {
 	t := r.Time
 	if len(t) == 0 {
 		return ""
 	}
 	if len(t) >= 19 && (t[10] == ' ' || t[4] == '/') {
-		b := []byte(string(t))
+		b := make([]byte, len(t), len(t)+1)
+		copy(b, t)
 		b[10] = 'T'
 		if b[4] == '/' {
 			b[4], b[7] = '-', '-'
+		}
+		if !hasZoneOffset(b) && b[len(b)-1] != 'Z' {
+			b = append(b, 'Z')
 		}
 		return string(b)
 	}
@@ -591,8 +597,14 @@ func (d *Decoder) pluginLog(r *Record) {
 		p := panicRef{line: r.Line, text: e.Message, key: t.key()}
 		t.lastPanic, d.lastPanic = p, p
 	}
-	if cb := t.callback(); cb != nil && len(cb.Logs) < maxChildren {
-		cb.Logs = append(cb.Logs, ref)
+	if cb := t.callback(); cb != nil {
+		if len(cb.Logs) < maxChildren {
+			cb.Logs = append(cb.Logs, ref)
+		}
+		if cb.HasContext {
+			id := cb.ContextID
+			e.ContextID = &id
+		}
 	}
 	if isWarnOrWorse(e.Level) {
 		for _, n := range t.stack {

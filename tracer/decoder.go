@@ -568,6 +568,10 @@ func (d *Decoder) endNode(t *threadState, n *Call, line int, nanos int64) {
 	if len(t.stack) > 0 && t.stack[0] == n && d.opts.Tree {
 		d.keepRoot(t, n)
 	}
+	if n.Function == "proxy_on_delete" && n.HasContext {
+		// The context is gone; its id may be reused by the next stream.
+		delete(t.contexts, n.ContextID)
+	}
 }
 
 // pluginLog handles "wasm log<prefix>: <message>" (reference §2.3).

@@ -85,9 +85,12 @@ func ParseCall(msg []byte, c *CallLine) (ok bool, bad string) {
 		}
 		return true, ""
 	}
-	i := bytes.Index(rest, returnMark)
-	if i <= 0 {
-		return false, "no \" return: \" after the function name"
+	// "NAME return: VALUE": the value is the last word.
+	i := bytes.LastIndexByte(rest, ' ') - (len(returnMark) - 1)
+	if i <= 0 || string(rest[i:i+len(returnMark)]) != string(returnMark) {
+		if i = bytes.Index(rest, returnMark); i <= 0 {
+			return false, "no \" return: \" after the function name"
+		}
 	}
 	c.Function = rest[:i]
 	c.Return = rest[i+len(returnMark):]
@@ -114,6 +117,14 @@ func checkName(name []byte, import_ bool) string {
 	return ""
 }
 
+var argClass = func() (t [256]byte) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	t[','], t[' '] = 2, 3
+	return t
+}()
+
 var badNameByte = func() (t [256]bool) {
 	for c := 0; c < 0x20; c++ {
 		t[c] = true
@@ -131,15 +142,17 @@ func checkArgs(args []byte) string {
 	if len(args) == 0 {
 		return ""
 	}
+	// The common case (digits, ", ") in one pass over a class table.
 	simple, prev := true, byte(',')
-	for i, ch := range args {
-		switch {
-		case isDigit(ch):
-		case ch == ',':
+	for i := 0; i < len(args); i++ {
+		ch := args[i]
+		switch argClass[ch] {
+		case 1: // digit
+		case 2: // ','
 			if prev == ',' || i+1 >= len(args) || args[i+1] != ' ' {
 				simple = false
 			}
-		case ch == ' ':
+		case 3: // ' '
 			if prev != ',' {
 				simple = false
 			}

@@ -296,8 +296,12 @@ func criStream(b []byte) (msg []byte, partial, ok bool) {
 // parseEnvoy parses "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v" with the
 // location optional.
 func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
-	end := bytes.IndexByte(b, ']')
-	if end < 20 || end > 40 {
+	// The fields are short: plain loops beat bytes.IndexByte's call here.
+	end := 20
+	for end < len(b) && end < 40 && b[end] != ']' {
+		end++
+	}
+	if end >= len(b) || b[end] != ']' {
 		return false
 	}
 	ts := b[1:end]
@@ -308,19 +312,23 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 	if !ok {
 		return false
 	}
-	rest := b[end+1:]
+	i := end + 1
 	var fields [3][]byte
-	for i := range fields {
-		if len(rest) < 2 || rest[0] != '[' {
+	for k := range fields {
+		if i >= len(b) || b[i] != '[' {
 			return false
 		}
-		j := bytes.IndexByte(rest, ']')
-		if j < 0 {
+		j := i + 1
+		for j < len(b) && b[j] != ']' {
+			j++
+		}
+		if j >= len(b) {
 			return false
 		}
-		fields[i] = rest[1:j]
-		rest = rest[j+1:]
+		fields[k] = b[i+1 : j]
+		i = j + 1
 	}
+	rest := b[i:]
 	if len(rest) > 0 {
 		if rest[0] != ' ' {
 			return false
@@ -330,7 +338,7 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 	l.framing = FramingEnvoy
 	l.time, l.nanos = ts, nanos
 	l.thread, l.level, l.logger = fields[0], fields[1], fields[2]
-	if len(rest) > 0 && rest[0] == '[' {
+	if len(rest) > 2 && rest[0] == '[' && !isDigit(rest[1]) && rest[1] != 'h' && rest[1] != 'v' {
 		if j := bytes.IndexByte(rest, ']'); j > 0 && isLocation(rest[1:j]) {
 			l.caller = rest[1:j]
 			rest = rest[j+1:]
@@ -346,17 +354,23 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 // isLocation reports whether b looks like "%g:%#": a source path and a
 // line number ("source/extensions/common/wasm/wasm_vm.cc:39").
 func isLocation(b []byte) bool {
-	i := bytes.LastIndexByte(b, ':')
-	if i <= 0 || i == len(b)-1 {
+	i := len(b) - 1
+	for i > 0 && isDigit(b[i]) {
+		i--
+	}
+	if i <= 0 || i == len(b)-1 || b[i] != ':' {
 		return false
 	}
-	for _, c := range b[i+1:] {
-		if !isDigit(c) {
+	path := b[:i]
+	for _, c := range path {
+		if c == '/' || c == '.' {
+			return true
+		}
+		if c == ' ' {
 			return false
 		}
 	}
-	path := b[:i]
-	return bytes.IndexByte(path, '.') >= 0 || bytes.IndexByte(path, '/') >= 0
+	return false
 }
 
 // parseIstioText parses Istio's tab-separated format, and the same after a

@@ -76,6 +76,7 @@ type Reader struct {
 
 	lines      int
 	truncLines int
+	hot        Record // the record of the fast path, returned directly
 }
 
 // ErrIdle is returned by a source (see Follow) when no input arrived for a
@@ -133,7 +134,9 @@ func (rd *Reader) Next() (*Record, error) {
 			return nil, err
 		}
 		if ok {
-			rd.addLine(ln)
+			if r := rd.addLine(ln); r != nil {
+				return r, nil
+			}
 		}
 	}
 }
@@ -219,8 +222,11 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 	return nil, false, nil
 }
 
-// addLine places one physical line: a new record, or a continuation.
-func (rd *Reader) addLine(b []byte) {
+// addLine places one physical line: a new record, or a continuation. It
+// returns a record only on the fast path: a call line with nothing queued,
+// complete at once, which points into the read buffer and is valid until
+// the next line is read.
+func (rd *Reader) addLine(b []byte) *Record {
 	l := &rd.l
 	// A CRI partial line continues on the next physical line without a
 	// newline between them.
@@ -229,12 +235,22 @@ func (rd *Reader) addLine(b []byte) {
 		rd.cur.partial = l.partial
 		rd.appendRaw(rd.cur, nil, l.msg)
 		rd.cur.EndLine = rd.lineNo
-		return
+		return nil
 	}
 	rd.p.parse(b, l)
 	if l.framing != FramingNone {
+		if len(rd.queue) == 0 && !l.istioOpen && !l.partial && l.bad == "" && len(l.msg) <= rd.maxRecord() && isCallMessage(l.msg) {
+			// The hot path: nothing is queued before this call line and it
+			// never continues, so it is returned at once, pointing into
+			// the read buffer, without being copied or queued.
+			r := &rd.hot
+			*r = Record{Line: rd.lineNo, EndLine: rd.lineNo, Framing: l.framing, Nanos: l.nanos,
+				Time: l.time, Thread: l.thread, Level: l.level, Logger: l.logger, Caller: l.caller,
+				Origin: l.origin, Message: l.msg, call: true, done: true}
+			return r
+		}
 		rd.startRecord(l)
-		return
+		return nil
 	}
 	msg := l.msg
 	trimmed := bytes.TrimLeft(msg, " \t")
@@ -255,7 +271,7 @@ func (rd *Reader) addLine(b []byte) {
 			target.istioOpen = false
 			rd.finish(target)
 		}
-		return
+		return nil
 	}
 	if len(trimmed) == 0 {
 		// Blank lines between frames or messages belong to an open
@@ -263,21 +279,22 @@ func (rd *Reader) addLine(b []byte) {
 		if target != nil && !target.call && target.Framing != FramingNone {
 			rd.appendCont(target, msg)
 		}
-		return
+		return nil
 	}
 	if bt != btNone && target != nil && !target.call {
 		rd.appendCont(target, msg)
 		if bt == btFrame {
 			target.frames++
 		}
-		return
+		return nil
 	}
 	cur := rd.cur
 	if cur != nil && !cur.call && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
 		rd.appendCont(cur, msg)
-		return
+		return nil
 	}
 	rd.startRecord(l)
+	return nil
 }
 
 // continuesUnframed reports whether msg continues an unframed record: an
@@ -304,16 +321,6 @@ func (rd *Reader) startRecord(l *line) {
 	r.Framing = l.framing
 	r.Nanos = l.nanos
 	r.Malformed = l.bad
-	if len(rd.queue) == 0 && !l.istioOpen && !l.partial && l.bad == "" && len(l.msg) <= rd.maxRecord() && isCallMessage(l.msg) {
-		// The hot path: a call line is complete at once and, with nothing
-		// queued before it, is returned before the next line is read, so it
-		// can point into the read buffer instead of being copied.
-		r.Time, r.Thread, r.Level, r.Logger, r.Caller, r.Origin, r.Message = l.time, l.thread, l.level, l.logger, l.caller, l.origin, l.msg
-		r.call = true
-		rd.queue = append(rd.queue, r)
-		r.done = true
-		return
-	}
 	// Fields are copied into the record's buffer; Message goes last so
 	// continuation lines can be appended.
 	r.Time = rd.own(r, l.time)
@@ -453,7 +460,7 @@ func (rd *Reader) alloc() *Record {
 }
 
 func (rd *Reader) recycle(r *Record) {
-	if cap(r.buf) > 64<<10 || len(rd.free) >= 64 {
+	if r == &rd.hot || cap(r.buf) > 64<<10 || len(rd.free) >= 64 {
 		return
 	}
 	rd.free = append(rd.free, r)
@@ -540,9 +547,18 @@ func startsTrapReport(b []byte) bool {
 // "Function: X failed: …" (cpp-host), "Function X failed:" (old WAVM), a
 // wasmtime or wazero trace.
 func isCrashHeader(msg []byte) bool {
-	first, _, _ := bytes.Cut(msg, []byte("\n"))
-	if bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:")) {
-		return true
+	if len(msg) == 0 {
+		return false
+	}
+	first := msg
+	if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+		first = msg[:i]
+	}
+	if first[0] == 'F' {
+		return bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:"))
+	}
+	if bytes.HasPrefix(first, []byte("wasm log")) || !bytes.Contains(msg, []byte("wasm ")) {
+		return false
 	}
 	return bytes.Contains(first, []byte("error while executing at wasm backtrace:")) ||
 		bytes.Contains(first, []byte("wasm stack trace:")) || bytes.Contains(first, []byte("wasm error: "))

@@ -3,9 +3,11 @@ package tracer
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math/bits"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,7 @@ type Stats struct {
 	origins map[string]map[string]*statThread
 	recent  [8]recentThread
 	next    int
+	last    int
 	call    CallLine
 }
 
@@ -102,7 +105,7 @@ func (s *Stats) Add(r *Record) {
 			s.Crashes++
 			s.trap(r, msg)
 		default:
-			if bytes.Contains(msg, []byte("Wasm")) || bytes.Contains(msg, []byte("wasm")) {
+			if bytes.Contains(msg, []byte("asm")) {
 				if _, ok := ClassifyVMFailure(string(msg)); ok {
 					s.VMFailures++
 				}
@@ -232,14 +235,19 @@ func (s *Stats) hostCall(name []byte) *HostCallStats {
 }
 
 func (s *Stats) thread(r *Record) *statThread {
+	if e := &s.recent[s.last]; e.t != nil && e.thread == string(r.Thread) && e.origin == string(r.Origin) {
+		return e.t
+	}
 	for i := range s.recent {
 		e := &s.recent[i]
 		if e.t != nil && e.thread == string(r.Thread) && e.origin == string(r.Origin) {
+			s.last = i
 			return e.t
 		}
 	}
 	t := s.lookupThread(r)
 	s.recent[s.next] = recentThread{origin: string(r.Origin), thread: string(r.Thread), t: t}
+	s.last = s.next
 	s.next = (s.next + 1) % len(s.recent)
 	return t
 }
@@ -525,4 +533,112 @@ func (s *Stats) JSON() StatsJSON {
 		out.HostCalls = append(out.HostCalls, HostCallStatJSON{Function: h.Name, Count: h.Count, NotOk: h.Failed})
 	}
 	return out
+}
+
+// ReadAll counts every record of rd. check, when not nil, is called first
+// for each record and stops the reading with its error (--strict). With
+// more than one CPU the Reader (line splitting, framing) runs on one
+// goroutine and the counting on another, with batches of copied records
+// between them; both stages stay sequential, so the result is the same.
+func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
+	if runtime.GOMAXPROCS(0) < 2 {
+		for {
+			r, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if check != nil {
+				if err := check(r); err != nil {
+					return err
+				}
+			}
+			s.Add(r)
+		}
+	}
+	const batchSize = 2048
+	full := make(chan *recBatch, 4)
+	free := make(chan *recBatch, 6)
+	for range cap(free) {
+		free <- &recBatch{recs: make([]Record, 0, batchSize)}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(full)
+		for {
+			var b *recBatch
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			b.recs, b.arena, b.err = b.recs[:0], b.arena[:0], nil
+			for len(b.recs) < batchSize {
+				r, err := rd.Next()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.add(r)
+			}
+			select {
+			case full <- b:
+			case <-done:
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	for b := range full {
+		for i := range b.recs {
+			r := &b.recs[i]
+			if check != nil {
+				if err := check(r); err != nil {
+					return err
+				}
+			}
+			s.Add(r)
+		}
+		if b.err != nil {
+			if errors.Is(b.err, io.EOF) {
+				return nil
+			}
+			return b.err
+		}
+		free <- b
+	}
+	return nil
+}
+
+// recBatch carries copies of records from the reading goroutine to the
+// counting one.
+type recBatch struct {
+	recs  []Record
+	arena []byte
+	err   error
+}
+
+// add copies the fields Stats uses. Appending to the arena never moves
+// bytes already written, so earlier records' slices stay valid.
+func (b *recBatch) add(r *Record) {
+	c := Record{Line: r.Line, EndLine: r.EndLine, Framing: r.Framing, Nanos: r.Nanos, Malformed: r.Malformed}
+	c.Thread = b.copy(r.Thread)
+	c.Origin = b.copy(r.Origin)
+	c.Level = b.copy(r.Level)
+	c.Message = b.copy(r.Message)
+	b.recs = append(b.recs, c)
+}
+
+func (b *recBatch) copy(s []byte) []byte {
+	if len(s) == 0 {
+		return nil
+	}
+	start := len(b.arena)
+	b.arena = append(b.arena, s...)
+	return b.arena[start:len(b.arena):len(b.arena)]
 }

@@ -158,18 +158,21 @@ func (t *traceRun) input(ctx context.Context, name string, several bool, resolve
 	defer func() { t.lines += rd.Lines() }()
 
 	if t.stats != nil {
-		for {
-			r, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				break
+		var check func(*tracer.Record) error
+		if t.o.strict {
+			check = func(r *tracer.Record) error {
+				if r.Malformed != "" {
+					return strictError(display, r.Line, r.Malformed)
+				}
+				return nil
 			}
-			if err != nil {
-				return fmt.Errorf("read %s: %w", display, err)
+		}
+		if err := t.stats.ReadAll(rd, check); err != nil {
+			var se *strictErr
+			if errors.As(err, &se) {
+				return err
 			}
-			if t.o.strict && r.Malformed != "" {
-				return strictError(display, r.Line, r.Malformed)
-			}
-			t.stats.Add(r)
+			return fmt.Errorf("read %s: %w", display, err)
 		}
 		if t.stats.Crashes > 0 || t.stats.VMFailures > 0 {
 			t.failed = true
@@ -217,8 +220,13 @@ func (t *traceRun) input(ctx context.Context, name string, several bool, resolve
 	return nil
 }
 
+// strictErr is a malformed line under --strict.
+type strictErr struct{ msg string }
+
+func (e *strictErr) Error() string { return e.msg }
+
 func strictError(file string, line int, reason string) error {
-	return fmt.Errorf("%s:%d: %s (without --strict such lines are counted and skipped)", file, line, reason)
+	return &strictErr{fmt.Sprintf("%s:%d: %s (without --strict such lines are counted and skipped)", file, line, reason)}
 }
 
 // addSummary adds one input's counts to the total.

@@ -11,7 +11,7 @@ import (
 
 const traceLogs = "../../tracer/testdata/logs/"
 
-func runIn(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runTraceCLI(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Main(append([]string{"wasmdbg"}, args...), strings.NewReader(stdin), &out, &errb)
@@ -42,7 +42,7 @@ func TestTraceExitCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, _, stderr := runIn(t, tt.stdin, tt.args...)
+			code, _, stderr := runTraceCLI(t, tt.stdin, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
 			}
@@ -56,7 +56,7 @@ func TestTraceExitCodes(t *testing.T) {
 func TestTraceOutputs(t *testing.T) {
 	log := traceLogs + "envoy-trace.log"
 	// --json: one event per line, "->" unescaped.
-	_, out, _ := runIn(t, "", "trace", "--json", log)
+	_, out, _ := runTraceCLI(t, "", "trace", "--json", log)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	kinds := map[string]int{}
 	for _, l := range lines {
@@ -70,7 +70,7 @@ func TestTraceOutputs(t *testing.T) {
 		t.Errorf("kinds %v", kinds)
 	}
 	// --stats --json: one document.
-	_, out, _ = runIn(t, "", "trace", "--stats", "--json", log)
+	_, out, _ = runTraceCLI(t, "", "trace", "--stats", "--json", log)
 	var st struct {
 		Kind      string `json:"kind"`
 		Callbacks []struct {
@@ -84,12 +84,12 @@ func TestTraceOutputs(t *testing.T) {
 	}
 	// --tree from standard input.
 	in, _ := os.ReadFile(log)
-	_, out, _ = runIn(t, string(in), "trace", "--tree")
+	_, out, _ = runTraceCLI(t, string(in), "trace", "--tree")
 	if !strings.Contains(out, "stream context 2 (root 1) · thread 24\n") || !strings.Contains(out, "-> TRAPPED (line 49)") {
 		t.Errorf("tree:\n%s", out)
 	}
 	// Several files: events say which.
-	_, out, _ = runIn(t, "", "trace", "--json", traceLogs+"misc.log", traceLogs+"ci.log")
+	_, out, _ = runTraceCLI(t, "", "trace", "--json", traceLogs+"misc.log", traceLogs+"ci.log")
 	if !strings.Contains(out, `"file":"`+traceLogs+`misc.log"`) || !strings.Contains(out, `"file":"`+traceLogs+`ci.log"`) {
 		t.Errorf("events of several files do not name them:\n%s", out)
 	}
@@ -97,7 +97,7 @@ func TestTraceOutputs(t *testing.T) {
 
 func TestTracePerfetto(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "trace.json")
-	code, _, stderr := runIn(t, "", "trace", "--perfetto", out, traceLogs+"envoy-trace.log")
+	code, _, stderr := runTraceCLI(t, "", "trace", "--perfetto", out, traceLogs+"envoy-trace.log")
 	if code != exitTrapped || !strings.Contains(stderr, "open it in https://ui.perfetto.dev") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}

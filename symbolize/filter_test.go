@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ianlancetaylor/demangle"
+
 	"github.com/wasmdbg/wasmdbg/fixtures"
 	"github.com/wasmdbg/wasmdbg/internal/loc"
 )
@@ -18,21 +20,28 @@ import (
 // golden output per DWARF version (testdata/filter-<fixture>.golden, with
 // the warnings at the end); -update rewrites them.
 func TestFilterGolden(t *testing.T) {
+	// The Rust and Go logs are made from the recorded V8 frames
+	// (envoyLog), so that they follow the fixtures when those are rebuilt.
 	tests := []struct{ fixture, input, debug string }{
 		{"cpp", "filter-input.log", ""},
 		{"cpp-dwarf5", "filter-input.log", ""},
 		{"cpp-mangled", "filter-input.log", ""},
 		{"cpp-stripped", "filter-input.log", "cpp"},
-		{"rust", "filter-rust-input.log", ""},
-		{"rust-v0", "filter-rust-input.log", ""},
-		{"rust-nodebug", "filter-rust-input.log", ""},
-		{"go", "filter-go-input.log", ""},
+		{"rust", "rust", ""},
+		{"rust-v0", "rust-v0", ""},
+		{"rust-nodebug", "rust", ""},
+		{"go", "go", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.fixture, func(t *testing.T) {
-			in, err := os.ReadFile(filepath.Join("testdata", tt.input))
-			if err != nil {
-				t.Fatal(err)
+			var in []byte
+			if strings.HasSuffix(tt.input, ".log") {
+				var err error
+				if in, err = os.ReadFile(filepath.Join("testdata", tt.input)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				in = []byte(envoyLog(t, tt.input))
 			}
 			var opts Options
 			if tt.debug != "" {
@@ -62,6 +71,50 @@ func TestFilterGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// envoyLog writes the x-crash=panic and x-crash=inline crashes recorded
+// for fixture as Envoy logs them (names through __cxa_demangle, which
+// reads legacy Rust as Itanium), then the first three frames of the panic
+// as wazero prints them (name-section names, "$N" for the third).
+func envoyLog(t *testing.T, fixture string) string {
+	lang, _, _ := strings.Cut(fixture, "-")
+	var b strings.Builder
+	n := 0
+	for _, c := range v8Crashes(t, lang) {
+		if c.fixture != fixture || (c.args != "x-crash=panic" && c.args != "x-crash=inline") {
+			continue
+		}
+		fmt.Fprintf(&b, "[2026-03-01 10:00:0%d.123][31][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] %s\nProxy-Wasm plugin in-VM backtrace:\n", n, strings.Replace(c.trap, "RuntimeError", "Uncaught RuntimeError", 1))
+		for i, f := range c.frames {
+			fmt.Fprintf(&b, "%3d:  0x%x - %s\n", i, uint64(f.offset), cxaDemangle(f.name))
+		}
+		if n == 0 {
+			b.WriteString("wasm error: unreachable\nwasm stack trace:\n")
+			for i, f := range c.frames[:min(3, len(c.frames))] {
+				if i == 2 {
+					fmt.Fprintf(&b, "\t.$%d(i32) i32\n", f.index)
+				} else {
+					fmt.Fprintf(&b, "\t.%s(i32) i32\n", f.name)
+				}
+			}
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatalf("no recorded crashes for %s", fixture)
+	}
+	return b.String()
+}
+
+// cxaDemangle is what Envoy's backtrace shows for a name: libc++abi's
+// __cxa_demangle when it succeeds (Itanium, legacy Rust read as Itanium),
+// else the name as stored.
+func cxaDemangle(name string) string {
+	if s, err := demangle.ToString(name, demangle.LLVMStyle, demangle.NoRust); err == nil {
+		return s
+	}
+	return name
 }
 
 // The filter changes nothing but adds lines: each input line comes out

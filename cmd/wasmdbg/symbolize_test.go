@@ -14,7 +14,7 @@ const (
 	inlineFrameOut = "plugin::crash::checkedAt(int const*, unsigned int, unsigned int)\nplugin.cc:80:18\nplugin::crash::viaInline(unsigned int)\nplugin.cc:86:10\n\n"
 )
 
-func runIn(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+func runSymbolizeCmd(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	code = Main(append([]string{"wasmdbg"}, args...), strings.NewReader(stdin), &out, &errb)
@@ -93,7 +93,7 @@ func TestSymbolizeCommand(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, out, errOut := runIn(t, tt.stdin, tt.args...)
+			code, out, errOut := runSymbolizeCmd(t, tt.stdin, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d (stderr %q)", code, tt.code, errOut)
 			}
@@ -118,7 +118,7 @@ func TestSymbolizeJSON(t *testing.T) {
 		{"symbolize", "-m", cppModule, "--json", "0x165c", "0x99999"},
 		{"symbolize", "-m", cppModule, "--json", "--addr-file", "-"},
 	} {
-		code, out, _ := runIn(t, "0x165c\n0x99999\n", args...)
+		code, out, _ := runSymbolizeCmd(t, "0x165c\n0x99999\n", args...)
 		if code != exitError {
 			t.Errorf("%v: exit %d, want %d", args, code, exitError)
 		}

@@ -659,7 +659,14 @@ func (vm *VM) v8TrapMessage(msg, full string) string {
 	case "invalid conversion to integer":
 		v8 = "float unrepresentable in integer range"
 	case "invalid table access":
+		// wazero has one text for an index past the table and for a null
+		// slot; V8 has two. A call_indirect that fails is almost always a
+		// null function pointer (wasm-ld keeps slot 0 null), so that is
+		// what replay says for it.
 		v8 = "table index is out of bounds"
+		if op == 0x11 {
+			v8 = "null function or function signature mismatch"
+		}
 	case "indirect call type mismatch":
 		v8 = "null function or function signature mismatch"
 	case "stack overflow":

@@ -39,6 +39,10 @@ type Capture struct {
 	// (proxy_on_tick, proxy_on_configure), in order.
 	HTTPCalls []CallAnswer
 	GrpcCalls []GrpcAnswer
+
+	// Notes say what a conversion could not keep (truncated tap bodies);
+	// they are not written.
+	Notes []string
 }
 
 // PluginConfig is the plugin's identity and configuration, as Envoy's

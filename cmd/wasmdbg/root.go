@@ -136,6 +136,9 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newMetricsCmd(io),
 		newPluginsCmd(io),
 		newTraceCmd(io),
+		newReplayCmd(io),
+		newDemoCmd(io),
+		newCaptureCmd(io),
 	} {
 		root.AddCommand(c)
 	}

@@ -126,10 +126,14 @@ func (c *Crash) SymbolizedText() string {
 	for _, f := range c.Frames {
 		fmt.Fprintf(&b, "%3d:  0x%x - %s\n", f.Index, uint64(f.Module), f.Name)
 		for i, r := range f.Resolved {
-			where := r.File
-			if where == "" {
-				where = "??"
+			if r.File == "" && r.Line == 0 {
+				// No line information: say only what the name means.
+				if n := r.Name(); n != f.Name && n != "" {
+					fmt.Fprintf(&b, "        %s\n", n)
+				}
+				continue
 			}
+			where := r.File
 			if r.Line > 0 {
 				where += ":" + strconv.Itoa(r.Line)
 				if r.Column > 0 {

@@ -121,7 +121,7 @@ func (vm *VM) wrap(f *abi.HostFunc, impl hostImpl) api.GoModuleFunc {
 		}
 		if vm.restrict != restrictNone {
 			if vm.restrict == restrictStart && !allowStart || vm.restrict == restrictMalloc && !allowMalloc {
-				vm.restricted = f
+				vm.restricted, vm.restrictedDuring = f, vm.restrict
 				panic(&hostTrap{msg: "restricted_callback"})
 			}
 		}

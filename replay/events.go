@@ -288,10 +288,9 @@ func (vm *VM) logPrefix(c *hostContext) string {
 // pluginLog is Envoy's Context::log: a "wasm log<prefix>: <msg>" record at
 // the message's level, dropped below the wasm logger's level.
 func (vm *VM) pluginLog(c *hostContext, level abi.LogLevel, msg []byte) {
-	if level >= abi.LogError {
-		if len(vm.panicText) < 64 {
-			vm.panicText = append(vm.panicText, string(msg))
-		}
+	if level >= abi.LogError && !vm.fromStderr {
+		vm.keepPanicText(msg)
+		vm.keepPanicText([]byte{'\n'})
 	}
 	if s := vm.activeStream; s != nil {
 		s.Logs++
@@ -305,6 +304,18 @@ func (vm *VM) pluginLog(c *hostContext, level abi.LogLevel, msg []byte) {
 	id := c.id
 	ev.ContextID = &id
 	vm.sink(ev)
+}
+
+// maxPanicText bounds what a crash keeps of the plugin's last words.
+const maxPanicText = 16 << 10
+
+// keepPanicText collects what the plugin writes to stderr or logs at error
+// and above during a callback: its own account of a crash (Go's
+// traceback, Rust's panic message).
+func (vm *VM) keepPanicText(b []byte) {
+	if room := maxPanicText - len(vm.panicText); room > 0 {
+		vm.panicText = append(vm.panicText, b[:min(len(b), room)]...)
+	}
 }
 
 // hostError is Envoy's Context::error: a trace-level line on the wasm

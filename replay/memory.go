@@ -46,7 +46,9 @@ func (vm *VM) allocMemory(size uint32) (uint32, bool) {
 		return 0, false
 	}
 	saved := vm.restrict
-	vm.restrict = restrictMalloc
+	if !vm.cfg.NoRestrictions {
+		vm.restrict = restrictMalloc
+	}
 	r, ok := vm.call(vm.vmCtx, cb, uint64(size))
 	vm.restrict = saved
 	if !ok || uint32(r) == 0 {

@@ -66,6 +66,11 @@ func loadCapture(t testing.TB, path string) *Capture {
 // the result.
 func run(t testing.TB, m *Module, c *Capture, v Verbosity) (text, events []byte, res *Result) {
 	t.Helper()
+	return runWith(t, m, c, RunOptions{Verbosity: v})
+}
+
+func runWith(t testing.TB, m *Module, c *Capture, ro RunOptions) (text, events []byte, res *Result) {
+	t.Helper()
 	var tb, jb bytes.Buffer
 	r := NewRenderer(&tb)
 	enc := json.NewEncoder(&jb)
@@ -76,7 +81,8 @@ func run(t testing.TB, m *Module, c *Capture, v Verbosity) (text, events []byte,
 			t.Fatal(err)
 		}
 	}
-	res, err := Replay(context.Background(), m, c, RunOptions{Sink: sink, Verbosity: v})
+	ro.Sink = sink
+	res, err := Replay(context.Background(), m, c, ro)
 	if err != nil {
 		t.Fatal(err)
 	}

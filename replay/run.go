@@ -15,6 +15,8 @@ type RunOptions struct {
 	// Sink receives the events as they happen; nil for none.
 	Sink      func(*tracer.Event)
 	Verbosity Verbosity
+	// NoRestrictions: see VMConfig.NoRestrictions.
+	NoRestrictions bool
 }
 
 // Result is the outcome of a replay: what trapped, what each stream did,
@@ -147,7 +149,7 @@ func (r *runner) startVM() error {
 		PluginName: c.Plugin.Name, RootID: c.Plugin.RootID, VMID: c.Plugin.VMID,
 		PluginConfig: c.Plugin.Configuration, VMConfig: c.Plugin.VMConfiguration, Env: c.Plugin.Environment,
 		LogLevel: c.Host.LogLevel, AllowOnHeadersStopIteration: c.Plugin.AllowOnHeadersStopIteration,
-		Clock: r.clock, RandomSeed: c.Host.RandomSeed, Properties: c.Host.Properties,
+		Clock: r.clock, RandomSeed: c.Host.RandomSeed, Properties: c.Host.Properties, NoRestrictions: r.ro.NoRestrictions,
 		Shared: r.shared, Calls: r.calls, Sink: r.ro.Sink, Verbosity: r.ro.Verbosity,
 	}
 	vm, err := r.mod.NewVM(r.ctx, cfg)

@@ -33,6 +33,11 @@ type VMConfig struct {
 	// LogLevel is the wasm logger's level as proxy_get_log_level reports
 	// it; plugin logs below it are dropped, as Envoy would.
 	LogLevel abi.LogLevel
+	// NoRestrictions turns off cpp-host's allow-lists for host calls made
+	// while the VM starts and from inside the allocator (added by
+	// proxy-wasm-cpp-host #306, 2022): a host that predates them, or a way
+	// past a module the allow-lists stop, to see what it does next.
+	NoRestrictions bool
 	// AllowOnHeadersStopIteration is Envoy's allow_on_headers_stop_iteration
 	// knob: without it StopIteration from a headers callback becomes
 	// StopAllIterationAndWatermark.
@@ -134,13 +139,14 @@ type VM struct {
 	// runs; then only an allow-list of host functions may be called.
 	restrict restriction
 
-	failed     bool
-	failure    *Failure
-	crash      *Crash
-	restricted *abi.HostFunc // the host function a restricted_callback trap denied
-	stopNext   bool          // stopNextIteration: a local response was sent
-	after      []func()
-	async      []func() // events the host delivers after the current call (call responses, queue ready)
+	failed           bool
+	failure          *Failure
+	crash            *Crash
+	restricted       *abi.HostFunc // the host function a restricted_callback trap denied
+	restrictedDuring restriction   // what was running then
+	stopNext         bool          // stopNextIteration: a local response was sent
+	after            []func()
+	async            []func() // events the host delivers after the current call (call responses, queue ready)
 
 	clock  *Clock
 	random *rand.ChaCha8
@@ -158,7 +164,8 @@ type VM struct {
 
 	// logs since the current top-level callback began, for a crash's
 	// panic text.
-	panicText []string
+	panicText  []byte
+	fromStderr bool // pluginLog is logging an fd_write
 
 	emitCalls bool // host->vm events
 	emitHost  bool // vm->host events and allocator calls
@@ -363,7 +370,9 @@ func (vm *VM) resolveCallbacks() {
 // start runs cpp-host's WasmBase::startVm and then the plugin's root context
 // start (ContextBase::onStart, onConfigure).
 func (vm *VM) start() {
-	vm.restrict = restrictStart
+	if !vm.cfg.NoRestrictions {
+		vm.restrict = restrictStart
+	}
 	if c := vm.cbs.initialize; c != nil {
 		vm.call(vm.vmCtx, c)
 		if !vm.failed {
@@ -594,6 +603,10 @@ func (vm *VM) trap(callback string, err error) {
 	vm.crash = c
 	vm.failure = &Failure{Reason: "trapped", Message: c.V8Message()}
 	vm.emitCrash(c)
+	if h := vm.restricted; h != nil && vm.restrictedDuring == restrictMalloc {
+		vm.note(fmt.Sprintf("restricted_callback: %s.%s was called from inside the allocator (%s), where cpp-host allows only env.proxy_log, fd_write, clock_time_get and poll_oneoff; Envoy fails the VM the first time it hands the plugin a value. A module whose exports re-run __wasm_call_ctors (rust-lld's .command_export wrappers) does this on every allocation: build it as a WASI reactor. --no-restrictions replays past it.",
+			h.Module, h.Name, callback))
+	}
 }
 
 // hostTrap is what a host function panics with to trap the module
@@ -627,7 +640,7 @@ func (vm *VM) crashFromError(callback string, err error) *Crash {
 		}
 	}
 	c.Detail = text
-	c.PanicText = strings.Join(vm.panicText, "\n")
+	c.PanicText = strings.TrimRight(string(vm.panicText), "\n")
 	c.Frames = vm.framesFromError(text)
 	return c
 }

@@ -176,10 +176,17 @@ func (vm *VM) writev(fd, iovs, n uint32) (uint32, abi.Errno) {
 	}
 	written := uint32(len(msg))
 	if written > 0 {
+		if fd == 2 {
+			// Go prints its traceback one item per write: the panic text
+			// is the stream, not the records.
+			vm.keepPanicText(msg)
+		}
 		if msg[len(msg)-1] == '\n' {
 			msg = msg[:len(msg)-1]
 		}
+		vm.fromStderr = fd == 2
 		vm.pluginLog(vm.contextOrEffective(), level, msg)
+		vm.fromStderr = false
 	}
 	return written, abi.ErrnoSuccess
 }

@@ -53,7 +53,7 @@ func runDemo(cmd *cobra.Command, io stdio, noCache, verbose bool) error {
 	if verbose {
 		v = replay.Callbacks
 	}
-	res, err := replayModule(cmd.Context(), io, wasm, opts, replay.DemoCapture(), v, false)
+	res, err := replayModule(cmd.Context(), io, wasm, opts, replay.DemoCapture(), replay.RunOptions{Verbosity: v}, false)
 	if err != nil {
 		return err
 	}

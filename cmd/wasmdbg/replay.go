@@ -27,6 +27,7 @@ type replayOptions struct {
 	timeout            time.Duration
 	maxMemory          string
 	noCache            bool
+	noRestrictions     bool
 	logLevel           string
 	input              inputFlags
 }
@@ -130,6 +131,7 @@ expectation in the capture failed, 1 error, 2 usage.`,
 	f.DurationVar(&o.timeout, "timeout", replay.DefaultTimeout, "time limit per callback (0: none, faster, but an infinite loop hangs)")
 	f.StringVar(&o.maxMemory, "max-memory", "1GiB", "linear memory limit (like 64MiB; Envoy's is 1GiB)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the compilation cache in the user cache directory")
+	f.BoolVar(&o.noRestrictions, "no-restrictions", false, "allow every host call during VM start and inside the allocator (cpp-host before 2022); replays past a restricted_callback trap")
 	f.StringVar(&o.logLevel, "log-level", "", "the wasm logger level the plugin sees (trace, debug, info, warn, error, critical); default: the capture's, else trace")
 	o.input.register(cmd)
 	return cmd
@@ -192,7 +194,7 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 	case o.quiet:
 		v = replay.Quiet
 	}
-	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, v, o.json)
+	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, replay.RunOptions{Verbosity: v, NoRestrictions: o.noRestrictions}, o.json)
 	if err != nil {
 		return err
 	}
@@ -204,7 +206,7 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 
 // replayModule compiles and replays, writing events and the summary (or
 // the JSON result) to io.out.
-func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Options, c *replay.Capture, v replay.Verbosity, asJSON bool) (*replay.Result, error) {
+func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Options, c *replay.Capture, ro replay.RunOptions, asJSON bool) (*replay.Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -232,7 +234,8 @@ func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Option
 		return res, nil
 	}
 	defer m.Close(ctx)
-	res, err := replay.Replay(ctx, m, c, replay.RunOptions{Sink: sink, Verbosity: v})
+	ro.Sink = sink
+	res, err := replay.Replay(ctx, m, c, ro)
 	if err != nil {
 		return nil, err
 	}

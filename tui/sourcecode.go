@@ -1,0 +1,247 @@
+package tui
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
+)
+
+// SourceFiles finds the source code a frame names. A file named in DWARF
+// or a source map is looked up, in order: at its own path when that is
+// absolute, in the source map's sourcesContent (AssemblyScript and
+// Emscripten embed every source), beside the module, under each source
+// directory (--source-dir), and relative to the working directory. Beside
+// the module and under a source directory, the name is tried whole and
+// then with its leading directories dropped one by one, so a build path
+// such as "/src/plugin/plugin.cc" is found as "plugin.cc" beside the
+// module. Open does file IO: the UI calls it only from commands.
+type SourceFiles struct {
+	// Module is the path of the module whose frames are shown; "" when
+	// the module is not a file (embedded in the binary).
+	Module string
+	// Dirs are the directories given with --source-dir.
+	Dirs []string
+	// SourceMap, when set, is the module's source map; otherwise the map
+	// named by the module's sourceMappingURL section is read beside it.
+	SourceMap []byte
+
+	once     sync.Once
+	embedded map[string]string // source name -> sourcesContent
+	mapErr   string
+}
+
+// SourceText is a source file split into lines, or why it is missing.
+type SourceText struct {
+	Name  string   // as the frame names it
+	From  string   // where it was found: a path, or "source map"
+	Lines []string // without line ends
+	Err   string   // set when the file could not be shown
+}
+
+// maxSourceBytes caps a source file read for display.
+const maxSourceBytes = 16 << 20
+
+// Open returns the source file named name.
+func (f *SourceFiles) Open(name string) SourceText {
+	if f == nil {
+		f = &SourceFiles{}
+	}
+	f.once.Do(f.loadSourceMap)
+	st := SourceText{Name: name}
+	if name == "" {
+		st.Err = "this frame names no source file (no DWARF line or source map entry)"
+		return st
+	}
+	if filepath.IsAbs(name) {
+		if text, err := readSource(name); err == nil {
+			return st.with(name, text)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			st.Err = err.Error()
+			return st
+		}
+	}
+	if text, ok := f.embedded[name]; ok {
+		return st.with("source map", text)
+	}
+	var looked []string
+	if f.Module != "" {
+		dir := filepath.Dir(f.Module)
+		if p, text, err := findUnder(dir, name); err != nil {
+			st.Err = err.Error()
+			return st
+		} else if p != "" {
+			return st.with(p, text)
+		}
+		looked = append(looked, "beside the module ("+dir+")")
+	}
+	for _, dir := range f.Dirs {
+		if p, text, err := findUnder(dir, name); err != nil {
+			st.Err = err.Error()
+			return st
+		} else if p != "" {
+			return st.with(p, text)
+		}
+	}
+	if len(f.Dirs) > 0 {
+		looked = append(looked, "under --source-dir "+strings.Join(f.Dirs, ", "))
+	} else {
+		looked = append(looked, "under --source-dir (none given)")
+	}
+	if !filepath.IsAbs(name) {
+		if text, err := readSource(name); err == nil {
+			return st.with(name, text)
+		}
+		looked = append(looked, "in the working directory")
+	}
+	st.Err = fmt.Sprintf("%s: not found %s; pass --source-dir with the plugin's source tree", name, strings.Join(looked, ", "))
+	if f.mapErr != "" {
+		st.Err += " (" + f.mapErr + ")"
+	}
+	return st
+}
+
+func (st SourceText) with(from, text string) SourceText {
+	st.From = from
+	text = strings.TrimSuffix(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
+	st.Lines = strings.Split(strings.ReplaceAll(text, "\t", "    "), "\n")
+	return st
+}
+
+// findUnder looks for name under dir, whole and then without its leading
+// directories. It returns "" and no error when nothing is there.
+func findUnder(dir, name string) (string, string, error) {
+	rel := filepath.ToSlash(name)
+	rel = strings.TrimPrefix(rel, "/")
+	for {
+		rel = strings.TrimPrefix(rel, "./")
+		if rel != "" && !strings.HasPrefix(rel, "../") {
+			p := filepath.Join(dir, filepath.FromSlash(rel))
+			text, err := readSource(p)
+			if err == nil {
+				return p, text, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return "", "", err
+			}
+		}
+		_, after, ok := strings.Cut(rel, "/")
+		if !ok {
+			return "", "", nil
+		}
+		rel = after
+	}
+}
+
+func readSource(p string) (string, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.IsDir() {
+		return "", fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+	}
+	if fi.Size() > maxSourceBytes {
+		return "", fmt.Errorf("%s: %d bytes, too large to show", p, fi.Size())
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", err
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return "", fmt.Errorf("%s: not a text file", p)
+	}
+	return string(b), nil
+}
+
+// loadSourceMap reads the sourcesContent of the module's source map.
+func (f *SourceFiles) loadSourceMap() {
+	b := f.SourceMap
+	base := ""
+	if f.Module != "" {
+		base = filepath.Base(f.Module)
+	}
+	if b == nil && f.Module != "" {
+		mod, err := wasm.ReadFile(f.Module)
+		if err != nil || mod.SourceMappingURL == "" {
+			return
+		}
+		b, err = readSourceMapURL(filepath.Dir(f.Module), mod.SourceMappingURL)
+		if err != nil {
+			f.mapErr = err.Error()
+			return
+		}
+	}
+	if b == nil {
+		return
+	}
+	emb, err := sourcesContent(b, base)
+	if err != nil {
+		f.mapErr = err.Error()
+		return
+	}
+	f.embedded = emb
+}
+
+func readSourceMapURL(dir, url string) ([]byte, error) {
+	if rest, ok := strings.CutPrefix(url, "data:"); ok {
+		meta, data, ok := strings.Cut(rest, ",")
+		if !ok || !strings.HasSuffix(meta, ";base64") {
+			return nil, fmt.Errorf("sourceMappingURL: a data URL must be base64")
+		}
+		return base64.StdEncoding.DecodeString(data)
+	}
+	p := strings.TrimPrefix(url, "file://")
+	if strings.Contains(p, "://") {
+		return nil, fmt.Errorf("source map %s is remote", url)
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, filepath.FromSlash(p))
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("source map: %w", err)
+	}
+	return b, nil
+}
+
+// sourcesContent reads the embedded sources of a source map (ECMA-426
+// §5: "sourcesContent", parallel to "sources"), keyed by the names
+// symbolize gives them: each source with sourceRoot applied, unless the
+// root names the module itself (AssemblyScript writes "./plugin.wasm").
+func sourcesContent(b []byte, moduleBase string) (map[string]string, error) {
+	var j struct {
+		Sources        []*string `json:"sources"`
+		SourcesContent []*string `json:"sourcesContent"`
+		SourceRoot     string    `json:"sourceRoot"`
+	}
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("source map: %v", err)
+	}
+	root := j.SourceRoot
+	if moduleBase != "" && path.Base(root) == moduleBase {
+		root = ""
+	}
+	out := map[string]string{}
+	for i, s := range j.Sources {
+		if s == nil || i >= len(j.SourcesContent) || j.SourcesContent[i] == nil {
+			continue
+		}
+		name := *s
+		if root != "" && !strings.HasPrefix(name, "/") && !strings.Contains(name, "://") {
+			name = path.Join(root, name)
+		}
+		out[name] = *j.SourcesContent[i]
+		out[*s] = *j.SourcesContent[i]
+	}
+	return out, nil
+}

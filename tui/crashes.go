@@ -65,7 +65,9 @@ func (m *Model) frameLines(c *crash) []frameLine {
 			fs = c.resolved[j]
 		}
 		if len(fs) == 0 {
-			fs = []loc.Frame{rawFrame(raw)}
+			// As the log gave it; a symbolized log (tracer with a
+			// resolver, a replay) carries the inlined frames too.
+			fs = append(append([]loc.Frame(nil), raw.Inlined...), rawFrame(raw))
 		}
 		for k, f := range fs {
 			out = append(out, frameLine{index: raw.Index, offset: offsetText(raw), first: k == 0, f: f})
@@ -345,8 +347,17 @@ func (m *Model) renderSourcePane(w, h int) string {
 	var b strings.Builder
 	if f.f.File == "" {
 		b.WriteString(rule("Source", w) + "\n")
-		b.WriteString(fit("  "+stDim.Render("this frame has no file and line: the module has no DWARF or source map entry here (build with -g, or pass the debug build with --module)"), w))
-		return b.String()
+		msg := "this frame has no file and line: the module has no DWARF or source map entry here (build with -g, or give the debug build with --module)"
+		if m.info.Module == "" {
+			msg = "no module to resolve frames with: pass --module plugin.wasm (a build with DWARF or a source map) to see file:line and the source"
+		}
+		for i, l := range wrap(msg, w-2) {
+			if i >= h-1 {
+				break
+			}
+			b.WriteString("  " + stDim.Render(l) + "\n")
+		}
+		return strings.TrimSuffix(b.String(), "\n")
 	}
 	text, loaded := m.sources[f.f.File]
 	title := fmt.Sprintf("%s:%d", f.f.File, f.f.Line)

@@ -164,7 +164,7 @@ func scenario() []tracer.Event {
 // every command run (frames resolved, the source read to its end).
 func newTestModel(t testing.TB, w, h int, evs []tracer.Event) (*Model, *MemSource) {
 	t.Helper()
-	src := NewMemSource(Info{Kind: KindFile, Name: "envoy.log"}, cppResolver(t))
+	src := NewMemSource(Info{Kind: KindFile, Name: "envoy.log", Module: "plugin.wasm"}, cppResolver(t))
 	src.Push(evs...)
 	src.End()
 	m := New(src, Options{Files: &SourceFiles{Module: cppModule}})
@@ -277,32 +277,11 @@ func typeText(t testing.TB, m *Model, s string) {
 }
 
 func keyMsg(k string) tea.KeyPressMsg {
-	switch k {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab}
-	case "shift+tab":
-		return tea.KeyPressMsg{Code: tea.KeyTab, Mod: tea.ModShift}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "left":
-		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "right":
-		return tea.KeyPressMsg{Code: tea.KeyRight}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "end":
-		return tea.KeyPressMsg{Code: tea.KeyEnd}
-	case "ctrl+c":
-		return tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl}
+	msg, err := ParseKey(k)
+	if err != nil {
+		panic(err)
 	}
-	r := []rune(k)[0]
-	return tea.KeyPressMsg{Code: r, Text: k}
+	return msg
 }
 
 // screen is the rendered screen as plain text.

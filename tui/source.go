@@ -72,6 +72,9 @@ type Info struct {
 	// Notice is a standing reminder for the status bar, such as the
 	// logger levels an attach session will restore on quit.
 	Notice string
+	// Module names the module Frames resolves with; "" when there is none
+	// (the UI then says how to give one).
+	Module string
 }
 
 // Batch is a slice of events in the order the source produced them.

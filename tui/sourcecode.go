@@ -113,7 +113,7 @@ func (f *SourceFiles) Open(name string) SourceText {
 func (st SourceText) with(from, text string) SourceText {
 	st.From = from
 	text = strings.TrimSuffix(strings.ReplaceAll(text, "\r\n", "\n"), "\n")
-	st.Lines = strings.Split(strings.ReplaceAll(text, "\t", "    "), "\n")
+	st.Lines = strings.Split(sanitize(text), "\n")
 	return st
 }
 

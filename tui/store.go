@@ -40,13 +40,14 @@ type store struct {
 //	finding     name=reason, text=message, extra=hint
 type row struct {
 	time   int64 // Unix nanoseconds, 0 when the source gave no time
+	dur    int64 // a return's DurationNS, when the source measured it
 	text   span
 	extra  span
 	line   int32
 	ctx    uint32 // context id + 1; 0 when none
 	name   uint32
 	status uint32
-	thread uint32
+	thread uint32 // interned origin + thread: thread ids are per proxy
 	ref    int32
 	kind   kindCode
 	dir    dirCode
@@ -122,7 +123,7 @@ func (in *interner) id(s string) uint32 {
 		return id
 	}
 	id := uint32(len(in.strs))
-	in.strs = append(in.strs, s)
+	in.strs = append(in.strs, sanitize(s))
 	in.ids[s] = id
 	return id
 }
@@ -144,6 +145,7 @@ func (s *store) put(b string) span {
 	if b == "" {
 		return span{}
 	}
+	b = sanitize(b)
 	sp := span{off: uint32(len(s.arena)), n: uint32(len(b))}
 	s.arena = append(s.arena, b...)
 	return sp
@@ -167,8 +169,9 @@ func (s *store) add(e *tracer.Event) {
 		line:   int32(e.Line),
 		kind:   kindCodes[e.Kind],
 		level:  parseLevel(e.Level),
-		thread: s.names.id(e.Thread),
+		thread: s.names.id(threadKey(e.Origin, e.Thread)),
 		ref:    -1,
+		dur:    e.DurationNS,
 	}
 	if e.ContextID != nil {
 		r.ctx = *e.ContextID + 1
@@ -182,8 +185,11 @@ func (s *store) add(e *tracer.Event) {
 		} else {
 			r.text = s.put(joinNumbers(e.Args))
 		}
-		if len(e.Decoded) > 0 {
+		switch {
+		case len(e.Decoded) > 0:
 			r.extra = s.put(joinArgs(e.Decoded))
+		case e.Annotation != "":
+			r.extra = s.put(e.Annotation)
 		}
 		st := e.Status
 		if st == "" {
@@ -202,7 +208,7 @@ func (s *store) add(e *tracer.Event) {
 		r.status = s.names.id(e.Runtime)
 		r.text = s.put(e.Message)
 		r.ref = int32(len(s.crashes))
-		s.crashes = append(s.crashes, crash{ev: *e, row: idx, item: -1})
+		s.crashes = append(s.crashes, crash{ev: sanitizeCrash(*e), row: idx, item: -1})
 	case kVMFailure, kFinding:
 		r.name = s.names.id(e.Reason)
 		r.text = s.put(e.Message)
@@ -224,11 +230,14 @@ func (s *store) event(i int32) tracer.Event {
 	if r.kind == kCrash {
 		return s.crashes[r.ref].ev
 	}
+	origin, thread := splitThreadKey(s.names.str(r.thread))
 	e := tracer.Event{
-		Kind:   kindNames[r.kind],
-		Line:   int(r.line),
-		Thread: s.names.str(r.thread),
-		Level:  levelNames[r.level],
+		Kind:       kindNames[r.kind],
+		Line:       int(r.line),
+		Origin:     origin,
+		Thread:     thread,
+		Level:      levelNames[r.level],
+		DurationNS: r.dur,
 	}
 	if r.time != 0 {
 		e.Time = time.Unix(0, r.time).UTC().Format(time.RFC3339Nano)
@@ -259,6 +268,22 @@ func (s *store) event(i int32) tracer.Event {
 		e.Message = s.text(r.text)
 	}
 	return e
+}
+
+// threadKey joins an origin and a thread id: thread ids are unique only
+// per proxy, and a log can hold several (kubectl logs --prefix).
+func threadKey(origin, thread string) string {
+	if origin == "" {
+		return thread
+	}
+	return origin + "\x00" + thread
+}
+
+func splitThreadKey(k string) (origin, thread string) {
+	if o, t, ok := strings.Cut(k, "\x00"); ok {
+		return o, t
+	}
+	return "", k
 }
 
 func joinNumbers(ns []tracer.Number) string {
@@ -364,4 +389,15 @@ func parseTime(s string) int64 {
 func (s *store) reset() {
 	*s = store{arena: s.arena[:0], rows: s.rows[:0], plugin: map[uint32]bool{}, tl: s.tl}
 	s.tl.reset()
+}
+
+// sanitizeCrash cleans the text of a crash event kept whole.
+func sanitizeCrash(e tracer.Event) tracer.Event {
+	e.Callback, e.Message, e.PanicText = sanitize(e.Callback), sanitize(e.Message), sanitize(e.PanicText)
+	e.Frames = append([]tracer.Frame(nil), e.Frames...)
+	for i := range e.Frames {
+		f := &e.Frames[i]
+		f.Function, f.Demangled, f.File, f.Offset = sanitize(f.Function), sanitize(f.Demangled), sanitize(f.File), sanitize(f.Offset)
+	}
+	return e
 }

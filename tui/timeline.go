@@ -94,7 +94,7 @@ func (t *timeline) add(s *store, ri int32) {
 		t.newItem(ri, top, 0)
 	case kCrash:
 		c := &s.crashes[r.ref]
-		cb, th := t.trapped(s, r.thread, r.name)
+		cb, th := t.trapped(s, r.thread, r.name, int32(c.ev.CallLine))
 		parent := top
 		if cb >= 0 {
 			parent = cb
@@ -119,15 +119,18 @@ func (t *timeline) add(s *store, ri int32) {
 	}
 }
 
-// trapped finds the open callback a crash ended: the innermost host->vm
-// call named callback on the crash's thread, else on any thread (Envoy may
-// log the failure from another thread than the trace), else the innermost
-// open callback of the crash's thread.
-func (t *timeline) trapped(s *store, thread, callback uint32) (item int32, th uint32) {
+// trapped finds the open callback a crash ended: the one on the input
+// line the tracer linked it to (callLine), else the innermost host->vm call
+// named callback on the crash's thread, else on any thread (Envoy may log
+// the failure from another thread than the trace).
+func (t *timeline) trapped(s *store, thread, callback uint32, callLine int32) (item int32, th uint32) {
 	find := func(st []int32) int32 {
 		for k := len(st) - 1; k >= 0; k-- {
 			o := &s.rows[t.items[st[k]].open]
-			if o.dir == dHostToVM && (callback == 0 || o.name == callback) {
+			if o.dir != dHostToVM {
+				continue
+			}
+			if callLine > 0 && o.line == callLine || callLine <= 0 && (callback == 0 || o.name == callback) {
 				return st[k]
 			}
 		}
@@ -144,7 +147,9 @@ func (t *timeline) trapped(s *store, thread, callback uint32) (item int32, th ui
 	return -1, thread
 }
 
-func okStatus(s string) bool { return s == "" || s == "Ok" || s == "ESUCCESS" }
+// okStatus reports a host call's status that means success: WasmResult Ok,
+// WASI errno SUCCESS (internal/abi names).
+func okStatus(s string) bool { return s == "" || s == "Ok" || s == "SUCCESS" }
 
 func (t *timeline) newItem(ri, parent int32, f itemFlag) int32 {
 	i := int32(len(t.items))

@@ -203,9 +203,7 @@ func (m *Model) itemBody(it *item) (body, tail, dur string) {
 			tail += stWarn.Render(" ⚠")
 		}
 		if it.close >= 0 {
-			if c := &st.rows[it.close]; c.time != 0 && r.time != 0 && c.time > r.time {
-				dur = duration(c.time - r.time)
-			}
+			dur = m.itemDuration(it)
 		}
 		return body, tail, dur
 	case kPluginLog:
@@ -268,8 +266,8 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 			if s := st.names.str(c.status); s != "" {
 				ret += " (" + s + ")"
 			}
-			if c.time != 0 && r.time != 0 {
-				ret += " after " + duration(c.time-r.time)
+			if d := m.itemDuration(it); d != "" {
+				ret += " after " + d
 			}
 			if c.line > 0 {
 				ret += fmt.Sprintf(", line %d", c.line)
@@ -286,7 +284,11 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 		add("trap", c.Message)
 		add("panic", c.PanicText)
 	case kFinding, kVMFailure:
-		add(string(kindNames[r.kind]), st.names.str(r.name)+": "+st.text(r.text))
+		label := "finding"
+		if r.kind == kVMFailure {
+			label = "failure"
+		}
+		add(label, st.names.str(r.name)+": "+st.text(r.text))
 		add("hint", st.text(r.extra))
 	default:
 		add("line", st.text(r.text))
@@ -296,6 +298,19 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 		lines = lines[:h-1]
 	}
 	return out + strings.Join(lines, "\n")
+}
+
+// itemDuration is how long a call took: as the source measured it, or
+// from the timestamps of its two lines; "" when neither says.
+func (m *Model) itemDuration(it *item) string {
+	r, c := &m.st.rows[it.open], &m.st.rows[it.close]
+	switch {
+	case c.dur > 0:
+		return duration(c.dur)
+	case c.time != 0 && r.time != 0 && c.time > r.time:
+		return duration(c.time - r.time)
+	}
+	return ""
 }
 
 // clock formats Unix nanoseconds as a time of day with milliseconds.

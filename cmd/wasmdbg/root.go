@@ -139,6 +139,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newReplayCmd(io),
 		newDemoCmd(io),
 		newCaptureCmd(io),
+		newTUICmd(io),
 	} {
 		root.AddCommand(c)
 	}

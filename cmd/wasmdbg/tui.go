@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/charmbracelet/x/term"
+	"github.com/spf13/cobra"
+
+	"github.com/wasmdbg/wasmdbg/symbolize"
+	"github.com/wasmdbg/wasmdbg/tracer"
+	"github.com/wasmdbg/wasmdbg/tui"
+)
+
+type tuiOptions struct {
+	module     string
+	sourceDirs []string
+	follow     bool
+	view       string
+	snapshot   bool
+	size       string
+	keys       []string
+	idle       time.Duration
+}
+
+func newTUICmd(io stdio) *cobra.Command {
+	var o tuiOptions
+	cmd := &cobra.Command{
+		Use:   "tui [FILE|-]",
+		Short: "Browse crashes, call trees, logs and metrics in an interactive terminal UI",
+		Long: `tui opens the interactive terminal UI over a proxy log (any framing
+wasmdbg trace reads, or the NDJSON of wasmdbg trace --json). Views (tab, or 1-5):
+
+  Crashes   every trap with its callback, trap text and the plugin's panic
+            message; its frames symbolized with --module; the source code
+            around each frame's line
+  Timeline  callbacks in time order, expandable into the host calls they
+            made, with decoded arguments, statuses and durations
+  Logs      plugin logs and other lines, filtered by level (l) and plugin (p)
+  Metrics   (attach and replay sources)
+  Replay    step, continue, restart (replay sources)
+
+? shows every key; / searches, n and N move between matches; q quits.
+Source files are looked up as DWARF or the source map names them: at that
+path, in the source map's embedded sources, beside the module, then under each
+--source-dir.
+
+The UI needs a terminal. --snapshot prints one screen as text instead, after
+loading the whole input and pressing --keys, for scripts and bug reports.`,
+		Example: `  wasmdbg tui --module plugin.wasm envoy.log
+  kubectl logs deploy/gateway -c istio-proxy | wasmdbg tui --module plugin.wasm -
+  wasmdbg tui --follow --module plugin.wasm /var/log/envoy.log
+  wasmdbg tui --module plugin.wasm --source-dir ~/src/plugin envoy.log
+  wasmdbg tui --snapshot --view crashes --size 100x30 --module plugin.wasm envoy.log`,
+		Args: rangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTUI(cmd.Context(), io, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.module, "module", "m", "", "symbolize crash frames with this module (.wasm); its directory is searched for sources")
+	f.StringArrayVar(&o.sourceDirs, "source-dir", nil, "also look for source files under `DIR` (repeatable)")
+	f.BoolVarP(&o.follow, "follow", "f", false, "keep reading a growing file or standard input")
+	f.StringVar(&o.view, "view", "", "the view to open: "+strings.Join(tui.ViewNames(), ", "))
+	f.BoolVar(&o.snapshot, "snapshot", false, "print one screen as text and exit (no terminal needed)")
+	f.StringVar(&o.size, "size", "120x40", "with --snapshot: the screen size, WIDTHxHEIGHT")
+	f.StringArrayVar(&o.keys, "keys", nil, "with --snapshot: keys to press first, e.g. --keys enter --keys down (repeatable)")
+	f.DurationVar(&o.idle, "idle", 500*time.Millisecond, "with --follow: show a record held open (a crash waiting for its backtrace) after this much quiet")
+	return cmd
+}
+
+func runTUI(ctx context.Context, io stdio, o tuiOptions, args []string) error {
+	name := "-"
+	if len(args) == 1 {
+		name = args[0]
+	}
+	w, h, err := parseSize(o.size)
+	switch {
+	case err != nil:
+		return usageErrorf("--size: %v", err)
+	case o.snapshot && o.follow:
+		return usageErrorf("--snapshot reads the whole input; it cannot --follow")
+	case !o.snapshot && len(o.keys) > 0:
+		return usageErrorf("--keys goes with --snapshot")
+	case o.idle <= 0:
+		return usageErrorf("--idle must be positive, got %s", o.idle)
+	case o.view != "" && !validView(o.view):
+		return usageErrorf("--view %q: want one of %s", o.view, strings.Join(tui.ViewNames(), ", "))
+	case name == "-" && isTerminal(io.in):
+		return usageErrorf("give a log file, or pipe one in: %s tui envoy.log", "wasmdbg")
+	case !o.snapshot && !isTerminal(io.out):
+		return usageErrorf("the UI needs a terminal; use --snapshot to print a screen, or wasmdbg trace for text")
+	}
+	for _, k := range o.keys {
+		if _, err := tui.ParseKey(k); err != nil {
+			return usageErrorf("--keys: %v", err)
+		}
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
+
+	var resolver *symbolize.Module
+	var warnings []string
+	if o.module != "" {
+		m, err := symbolize.Open(o.module, symbolize.Options{Warn: func(msg string) { warnings = append(warnings, msg) }})
+		if err != nil {
+			return fmt.Errorf("open module: %w", err)
+		}
+		resolver = m
+	}
+	in, display, closer, err := openInput(io, name)
+	if err != nil {
+		return err
+	}
+	if o.follow {
+		_, isFile := in.(*os.File)
+		in = tracer.Follow(ctx, in, isFile && name != "-", o.idle, 250*time.Millisecond)
+	}
+	fo := tui.FileOptions{Follow: o.follow, Closer: closer}
+	if resolver != nil {
+		fo.Resolver, fo.Module = resolver, o.module
+	}
+	src := tui.NewFileSource(display, in, fo)
+	opts := tui.Options{View: o.view, Files: &tui.SourceFiles{Module: o.module, Dirs: o.sourceDirs}}
+	if o.snapshot {
+		defer src.Close()
+		out, err := tui.Snapshot(ctx, src, opts, tui.SnapshotOptions{View: o.view, Width: w, Height: h, Keys: o.keys})
+		if err != nil {
+			return err
+		}
+		_, err = io.out.Write([]byte(out))
+		return err
+	}
+	err = tui.Run(ctx, src, opts, tui.RunOptions{Out: io.out})
+	for _, w := range warnings {
+		fmt.Fprintf(io.err, "wasmdbg: warning: %s\n", w)
+	}
+	return err
+}
+
+// openInput opens FILE, or standard input for "-".
+func openInput(std stdio, name string) (io.Reader, string, io.Closer, error) {
+	if name == "-" {
+		return std.in, "<stdin>", nil, nil
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open log: %w", err)
+	}
+	return f, name, f, nil
+}
+
+func validView(v string) bool {
+	for _, n := range tui.ViewNames() {
+		if strings.EqualFold(v, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseSize reads WIDTHxHEIGHT.
+func parseSize(s string) (int, int, error) {
+	ws, hs, ok := strings.Cut(s, "x")
+	w, err1 := strconv.Atoi(ws)
+	h, err2 := strconv.Atoi(hs)
+	if !ok || err1 != nil || err2 != nil || w < 20 || h < 5 || w > 1000 || h > 1000 {
+		return 0, 0, fmt.Errorf("%q is not WIDTHxHEIGHT between 20x5 and 1000x1000", s)
+	}
+	return w, h, nil
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f any) bool {
+	t, ok := f.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(t.Fd())
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func tuiGolden(t *testing.T, name, got string) {
+	t.Helper()
+	p := filepath.Join("testdata", "tui", name)
+	if os.Getenv("UPDATE_GOLDEN") != "" || hasUpdateFlag() {
+		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run UPDATE_GOLDEN=1 go test ./cmd/wasmdbg -run TestTUI)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs:\n--- got\n%s--- want\n%s", name, got, want)
+	}
+}
+
+func TestTUISnapshot(t *testing.T) {
+	tests := []struct {
+		golden string
+		args   []string
+	}{
+		{"crashes-80x24.txt", []string{"--size", "80x24"}},
+		{"frames-100x30.txt", []string{"--size", "100x30", "--keys", "enter", "--keys", "down"}},
+		{"timeline-100x30.txt", []string{"--size", "100x30", "--view", "timeline", "--keys", "end", "--keys", "up", "--keys", "enter"}},
+		{"logs-100x30.txt", []string{"--size", "100x30", "--view", "logs"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.golden, func(t *testing.T) {
+			args := append([]string{"tui", "--snapshot", "--module", "../../fixtures/cpp/plugin.wasm"}, tt.args...)
+			args = append(args, "testdata/tui/cpp-panic.log")
+			code, out, errOut := run(t, "wasmdbg", args...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			tuiGolden(t, tt.golden, out)
+		})
+	}
+}
+
+func TestTUIErrors(t *testing.T) {
+	tests := []struct {
+		args    []string
+		code    int
+		wantErr string
+	}{
+		{[]string{"tui", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: the UI needs a terminal; use --snapshot to print a screen, or wasmdbg trace for text\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--keys", "enter", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: --keys goes with --snapshot\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--snapshot", "--size", "80", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: --size: \"80\" is not WIDTHxHEIGHT between 20x5 and 1000x1000\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--snapshot", "--view", "stack", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: --view \"stack\": want one of crashes, timeline, logs, metrics, replay\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--snapshot", "--follow", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: --snapshot reads the whole input; it cannot --follow\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--snapshot", "--keys", "F13", "testdata/tui/cpp-panic.log"}, exitUsage,
+			"wasmdbg: --keys: unknown key \"F13\" (a character, or one of enter, esc, tab, shift+tab, up, down, left, right, pgup, pgdown, home, end, space)\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"tui", "--snapshot", "testdata/tui/no-such.log"}, exitError,
+			"wasmdbg: open log: open testdata/tui/no-such.log: no such file or directory\n"},
+		{[]string{"tui", "--snapshot", "--module", "testdata/tui/cpp-panic.log", "testdata/tui/cpp-panic.log"}, exitError, ""},
+		{[]string{"tui", "a", "b"}, exitUsage,
+			"wasmdbg: wasmdbg tui takes 0 to 1 arguments, got 2\nRun 'wasmdbg --help' for usage.\n"},
+	}
+	for _, tt := range tests {
+		code, _, errOut := run(t, "wasmdbg", tt.args...)
+		if code != tt.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tt.args, code, tt.code, errOut)
+		}
+		if tt.wantErr != "" && errOut != tt.wantErr {
+			t.Errorf("%v: stderr\n%q\nwant\n%q", tt.args, errOut, tt.wantErr)
+		}
+	}
+}

@@ -41,8 +41,9 @@ var returnMark = []byte(" return: ")
 // starts with a direction marker but is not a well-formed call line, and ok
 // false when msg is not a call line at all.
 func ParseCall(msg []byte, c *CallLine) (ok bool, bad string) {
-	*c = CallLine{}
+	c.Function, c.Args, c.Return, c.Annotation = nil, nil, nil, nil
 	if len(msg) < 12 || msg[0] != '[' {
+		c.Direction = ""
 		return false, ""
 	}
 	rest := msg[11:]
@@ -56,6 +57,7 @@ func ParseCall(msg []byte, c *CallLine) (ok bool, bad string) {
 	case "[vm<-host] ":
 		c.Direction = VMFromHost
 	default:
+		c.Direction = ""
 		return false, ""
 	}
 	if i := bytes.IndexByte(rest, '#'); i >= 0 {

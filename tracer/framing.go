@@ -69,7 +69,8 @@ type line struct {
 // prefixes it learned (an unknown prefix before a known framing) so that
 // continuation lines carrying the same prefix are stripped too.
 type lineParser struct {
-	times   timeCache
+	times     timeCache
+	skipTimes bool // leave line.nanos zero on the Envoy fast path
 	scratch []byte // ANSI-stripped copy, JSON unescaping
 	learned [][]byte
 	jsonBuf []byte
@@ -80,16 +81,22 @@ const maxLearned = 8
 
 // parse fills l from the bytes of one physical line (without its newline).
 func (p *lineParser) parse(b []byte, l *line) {
-	*l = line{}
 	if len(b) > 0 && b[len(b)-1] == '\r' {
 		b = b[:len(b)-1]
 	}
-	// Hot path: an Envoy line with no prefix.
+	// Hot path: an Envoy line with no prefix. parseEnvoy sets every field
+	// but these.
 	if len(b) > 24 && b[0] == '[' && isDigit(b[1]) {
-		if parseEnvoy(b, l, &p.times) {
+		l.caller, l.origin, l.istioOpen, l.partial, l.bad = nil, nil, false, false, ""
+		tc := &p.times
+		if p.skipTimes {
+			tc = nil
+		}
+		if parseEnvoy(b, l, tc) {
 			return
 		}
 	}
+	*l = line{}
 	if bytes.IndexByte(b, 0x1b) >= 0 {
 		b = p.stripANSI(b)
 	}
@@ -308,9 +315,12 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 	if ts[4] != '-' || ts[7] != '-' || ts[10] != ' ' || ts[13] != ':' || ts[16] != ':' {
 		return false
 	}
-	nanos, ok := tc.parse(ts)
-	if !ok {
-		return false
+	var nanos int64
+	if tc != nil {
+		var ok bool
+		if nanos, ok = tc.parse(ts); !ok {
+			return false
+		}
 	}
 	i := end + 1
 	var fields [3][]byte

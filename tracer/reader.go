@@ -79,6 +79,10 @@ type Reader struct {
 	hot        Record // the record of the fast path, returned directly
 }
 
+// SkipTimes leaves Record.Nanos zero for Envoy-framed lines, for a
+// consumer that parses Record.Time itself only where it needs it (Stats).
+func (rd *Reader) SkipTimes() { rd.p.skipTimes = true }
+
 // ErrIdle is returned by a source (see Follow) when no input arrived for a
 // while. The Reader then emits every record it holds open.
 var ErrIdle = errors.New("input idle")
@@ -244,9 +248,10 @@ func (rd *Reader) addLine(b []byte) *Record {
 			// never continues, so it is returned at once, pointing into
 			// the read buffer, without being copied or queued.
 			r := &rd.hot
-			*r = Record{Line: rd.lineNo, EndLine: rd.lineNo, Framing: l.framing, Nanos: l.nanos,
-				Time: l.time, Thread: l.thread, Level: l.level, Logger: l.logger, Caller: l.caller,
-				Origin: l.origin, Message: l.msg, call: true, done: true}
+			r.Line, r.EndLine, r.Framing, r.Nanos = rd.lineNo, rd.lineNo, l.framing, l.nanos
+			r.Time, r.Thread, r.Level, r.Logger, r.Caller = l.time, l.thread, l.level, l.logger, l.caller
+			r.Origin, r.Message, r.Malformed = l.origin, l.msg, ""
+			r.call, r.done = true, true
 			return r
 		}
 		rd.startRecord(l)

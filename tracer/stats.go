@@ -30,6 +30,7 @@ type Stats struct {
 	Malformed  int
 
 	origins map[string]map[string]*statThread
+	times   timeCache
 	recent  [8]recentThread
 	next    int
 	last    int
@@ -124,7 +125,7 @@ func (s *Stats) Add(r *Record) {
 			t.stack[n-1].cb.Unreturned++
 			t.stack = t.stack[:n-1]
 		}
-		t.push(statOpen{cb: cb, start: r.Nanos})
+		t.push(statOpen{cb: cb, start: s.nanos(r)})
 	case HostFromVM:
 		t := s.thread(r)
 		for i := len(t.stack) - 1; i >= 0; i-- {
@@ -137,8 +138,8 @@ func (s *Stats) Add(r *Record) {
 					t.stack[j].cb.Unreturned++
 				}
 			}
-			if r.Nanos != 0 && o.start != 0 {
-				o.cb.lat.add(r.Nanos - o.start)
+			if now := s.nanos(r); now != 0 && o.start != 0 {
+				o.cb.lat.add(now - o.start)
 			}
 			t.stack = t.stack[:i]
 			break
@@ -162,6 +163,15 @@ func (s *Stats) Add(r *Record) {
 			h.Failed[name]++
 		}
 	}
+}
+
+// nanos is the record's time, parsed here when the Reader skipped it.
+func (s *Stats) nanos(r *Record) int64 {
+	if r.Nanos != 0 || len(r.Time) == 0 {
+		return r.Nanos
+	}
+	n, _ := s.times.parse(r.Time)
+	return n
 }
 
 // push opens a callback (cb set) or a host call (cb nil); the stack is
@@ -541,6 +551,7 @@ func (s *Stats) JSON() StatsJSON {
 // goroutine and the counting on another, with batches of copied records
 // between them; both stages stay sequential, so the result is the same.
 func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
+	rd.SkipTimes()
 	if runtime.GOMAXPROCS(0) < 2 {
 		for {
 			r, err := rd.Next()
@@ -627,6 +638,9 @@ type recBatch struct {
 // bytes already written, so earlier records' slices stay valid.
 func (b *recBatch) add(r *Record) {
 	c := Record{Line: r.Line, EndLine: r.EndLine, Framing: r.Framing, Nanos: r.Nanos, Malformed: r.Malformed}
+	if r.Nanos == 0 {
+		c.Time = b.copy(r.Time)
+	}
 	c.Thread = b.copy(r.Thread)
 	c.Origin = b.copy(r.Origin)
 	c.Level = b.copy(r.Level)

@@ -70,11 +70,11 @@ type line struct {
 // continuation lines carrying the same prefix are stripped too.
 type lineParser struct {
 	times     timeCache
-	skipTimes bool // leave line.nanos zero on the Envoy fast path
-	scratch []byte // ANSI-stripped copy, JSON unescaping
-	learned [][]byte
-	jsonBuf []byte
-	jsonMsg []byte
+	skipTimes bool   // leave line.nanos zero on the Envoy fast path
+	scratch   []byte // ANSI-stripped copy, JSON unescaping
+	learned   [][]byte
+	jsonBuf   []byte
+	jsonMsg   []byte
 }
 
 const maxLearned = 8

@@ -97,6 +97,7 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	var causedBy []string
 	inCause := false
 	base := "" // indentation of "wasm stack trace:" (a test log indents it)
+	framesEnded := false
 	for i := 1; i < len(lines); i++ {
 		ln := strings.TrimRight(lines[i], " \t\r")
 		t := strings.TrimLeft(ln, " \t")
@@ -134,6 +135,9 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 			causedBy = append(causedBy, stripCauseIndex(t))
 			continue
 		}
+		if framesEnded {
+			continue
+		}
 		if f, ok := parseFrame(ln, t, c.Runtime); ok {
 			if c.Runtime == RuntimeWazero {
 				f.Index = len(c.Frames)
@@ -147,6 +151,11 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 			if addSource(&c.Frames[n-1], t) {
 				continue
 			}
+		}
+		if len(c.Frames) > 0 {
+			// Not a frame, not a source line: the backtrace is over.
+			framesEnded = true
+			continue
 		}
 		if c.Message == "" {
 			c.Message = t
@@ -381,13 +390,16 @@ func isHex(c byte) bool {
 }
 
 // Symbolize fills in the source location of every frame whose offset r
-// can resolve: module offsets (V8, wasmtime) and code offsets (wazero).
-// Function- and instruction-relative offsets are left as they are.
+// can resolve: module offsets (V8, wasmtime), code offsets (wazero), and
+// function-relative offsets (Kong) when the function is known by index or,
+// through r's FuncByName, by name. WAVM's instruction indexes are left as
+// they are.
 func Symbolize(frames []Frame, r loc.Resolver) error {
 	var firstErr error
+	byName, _ := r.(funcNamer)
 	for i := range frames {
 		f := &frames[i]
-		off, ok := frameOffset(*f)
+		off, ok := frameOffset(*f, byName)
 		if !ok {
 			continue
 		}
@@ -412,8 +424,15 @@ func Symbolize(frames []Frame, r loc.Resolver) error {
 	return firstErr
 }
 
+// funcNamer is what a Resolver may also offer (symbolize.Module does): the
+// index of a function by its name-section name, for hosts that print
+// function-relative offsets (Kong: "name @ 0x0047").
+type funcNamer interface {
+	FuncByName(name string) (uint32, bool)
+}
+
 // frameOffset converts a frame's printed offset to its typed address.
-func frameOffset(f Frame) (loc.Offset, bool) {
+func frameOffset(f Frame, byName funcNamer) (loc.Offset, bool) {
 	s, ok := strings.CutPrefix(f.Offset, "0x")
 	if !ok {
 		return nil, false
@@ -427,6 +446,18 @@ func frameOffset(f Frame) (loc.Offset, bool) {
 		return loc.ModuleOffset(v), true
 	case OffsetCode:
 		return loc.CodeOffset(v), true
+	case OffsetFunction:
+		// Kong prints "func 45" for a function without a name.
+		if n, ok := strings.CutPrefix(f.Function, "func "); ok {
+			if idx, err := strconv.ParseUint(n, 10, 32); err == nil {
+				return loc.FuncOffset{Func: uint32(idx), Offset: v}, true
+			}
+		}
+		if byName != nil {
+			if idx, ok := byName.FuncByName(f.Function); ok {
+				return loc.FuncOffset{Func: idx, Offset: v}, true
+			}
+		}
 	}
 	return nil, false
 }

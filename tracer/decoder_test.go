@@ -106,15 +106,19 @@ func TestSymbolizeFrames(t *testing.T) {
 			{Function: "_ZN6plugin5crash11reallyAbortEi", Demangled: "plugin::crash::reallyAbort(int)", File: "cpp/plugin.cc", Line: 42, Column: 18, Inlined: true, Source: loc.SourceDWARF},
 			{Function: "_ZN6plugin5crash6middleEv", Demangled: "plugin::crash::middle()", File: "cpp/plugin.cc", Line: 50, Column: 3, Source: loc.SourceDWARF},
 		},
-		loc.CodeOffset(0x27): {{Function: "crash_inner", File: "a.c", Line: 4, Source: loc.SourceDWARF}},
+		loc.CodeOffset(0x27):                   {{Function: "crash_inner", File: "a.c", Line: 4, Source: loc.SourceDWARF}},
+		loc.FuncOffset{Func: 45, Offset: 0x47}: {{Function: "f45", File: "k.rs", Line: 9, Source: loc.SourceDWARF}},
+		loc.FuncOffset{Func: 7, Offset: 0x1a}:  {{Function: "proxy_on_response_headers", File: "lib.rs", Line: 3, Source: loc.SourceDWARF}},
 	}
 	frames := []Frame{
 		{Index: 0, Offset: "0x1bf", Function: "plugin::crash::middle()"},
 		{Index: 1, Offset: "0x27", OffsetKind: OffsetCode, Function: "crash_inner"},
 		{Index: 2, Offset: "0x9999", Function: "x"},
 		{Index: 3, Offset: "7", OffsetKind: OffsetInstruction, Function: "y"},
+		{Index: 4, Offset: "0x0047", OffsetKind: OffsetFunction, Function: "func 45"},
+		{Index: 5, Offset: "0x001a", OffsetKind: OffsetFunction, Function: "proxy_on_response_headers"},
 	}
-	err := Symbolize(frames, r)
+	err := Symbolize(frames, namedResolver{r})
 	if err == nil || !strings.Contains(err.Error(), "outside the code section") {
 		t.Errorf("err = %v", err)
 	}
@@ -125,6 +129,16 @@ func TestSymbolizeFrames(t *testing.T) {
 	if frames[1].File != "a.c" || frames[1].Demangled != "" || frames[2].File != "" || frames[3].File != "" {
 		t.Errorf("frames %+v", frames[1:])
 	}
+	if frames[4].File != "k.rs" || frames[5].File != "lib.rs" {
+		t.Errorf("function-relative frames %+v", frames[4:])
+	}
+}
+
+// namedResolver adds FuncByName, as symbolize.Module has it.
+type namedResolver struct{ fakeResolver }
+
+func (namedResolver) FuncByName(name string) (uint32, bool) {
+	return 7, name == "proxy_on_response_headers"
 }
 
 // Every testdata log gives the same records fed a byte at a time.

@@ -294,12 +294,24 @@ func (rd *Reader) addLine(b []byte) *Record {
 		return nil
 	}
 	cur := rd.cur
+	if cur != nil && cur.frames > 0 && !continuesBacktrace(msg) {
+		// A backtrace ends at the first line that is none of its parts
+		// (wasmdbg replay prints a summary right after the block).
+		cur = nil
+	}
 	if cur != nil && !cur.call && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
 		rd.appendCont(cur, msg)
 		return nil
 	}
 	rd.startRecord(l)
 	return nil
+}
+
+// continuesBacktrace reports whether msg (not blank, not a frame) can
+// still belong to a backtrace: an indented line (sources under a frame,
+// wasmtime's causes) or wasmtime's "Caused by:" and "note:" lines.
+func continuesBacktrace(msg []byte) bool {
+	return msg[0] == ' ' || msg[0] == '\t' || bytes.HasPrefix(msg, []byte("Caused by:")) || bytes.HasPrefix(msg, []byte("note: "))
 }
 
 // continuesUnframed reports whether msg continues an unframed record: an

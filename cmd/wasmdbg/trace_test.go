@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
 )
 
 const traceLogs = "../../tracer/testdata/logs/"
@@ -129,5 +131,49 @@ func TestTracePerfetto(t *testing.T) {
 	}
 	if phases["X"] != 25 || phases["i"] != 7 || phases["M"] != 4 {
 		t.Errorf("phases %v", phases)
+	}
+}
+
+// --module symbolizes crash frames with the module's DWARF: the C++
+// fixture's real V8 frames for x-crash: oob (fixtures/cpp/v8-crashes.txt).
+func TestTraceModule(t *testing.T) {
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	wasm, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := filepath.Join(t.TempDir(), "plugin.wasm")
+	if err := os.WriteFile(module, wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := `[2026-03-01 10:00:00.014][23][error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_request_headers failed: Uncaught RuntimeError: memory access out of bounds
+Proxy-Wasm plugin in-VM backtrace:
+  0:  0x157a - plugin::crash::loadFar()
+  1:  0x16d7 - plugin::crash::strike(plugin::crash::Mode)
+  2:  0x2538 - plugin::Filter::onRequestHeaders(unsigned int, bool)
+  3:  0x10b5 - proxy_on_request_headers
+`
+	code, out, stderr := runTraceCLI(t, log, "trace", "--module", module, "--json")
+	if code != exitTrapped {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var e struct {
+		Frames []struct {
+			Function string `json:"function"`
+			File     string `json:"file"`
+			Line     int    `json:"line"`
+		} `json:"frames"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &e); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(e.Frames) != 4 || e.Frames[0].File == "" || !strings.HasSuffix(e.Frames[0].File, "plugin.cc") || e.Frames[0].Line == 0 {
+		t.Errorf("frames not symbolized: %+v", e.Frames)
+	}
+	if e.Frames[3].Function != "proxy_on_request_headers" || e.Frames[3].File == "" {
+		t.Errorf("last frame %+v", e.Frames[3])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -176,26 +177,66 @@ func ParseCapture(name string, data []byte) (*Capture, error) {
 	return c, nil
 }
 
-// jsonSyntaxError adds a line and column to encoding/json's errors.
+// jsonSyntaxError adds a line and column to encoding/json's errors and
+// words type errors for people ("request.headers: must be an array, not
+// a string") rather than in Go's terms.
 func jsonSyntaxError(data []byte, err error) string {
+	return jsonErrorAt(data, 0, err)
+}
+
+// jsonErrorAt is jsonSyntaxError for a value that starts at base in data.
+func jsonErrorAt(data []byte, base int64, err error) string {
 	var se *json.SyntaxError
 	off := int64(-1)
+	msg := err.Error()
 	if errors.As(err, &se) {
-		off = se.Offset
+		off = base + se.Offset
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		off = te.Offset
+		off = base + te.Offset
+		msg = fmt.Sprintf("must be %s, not %s", typeWord(te.Type), article(te.Value))
+		if te.Field != "" {
+			msg = te.Field + ": " + msg
+		}
 	}
 	if errors.Is(err, errUnexpectedEOF) || err.Error() == "unexpected EOF" {
 		return "unexpected end of JSON input"
 	}
 	if off < 0 || off > int64(len(data)) {
-		return err.Error()
+		return msg
 	}
-	line := 1 + bytes.Count(data[:off], []byte{'\n'})
-	col := int(off) - bytes.LastIndexByte(data[:off], '\n')
-	return fmt.Sprintf("line %d column %d: %v", line, col, err)
+	pos := max(int(off)-1, 0) // the offending byte
+	line := 1 + bytes.Count(data[:pos], []byte{'\n'})
+	col := pos - bytes.LastIndexByte(data[:pos], '\n')
+	return fmt.Sprintf("line %d column %d: %s", line, col, msg)
+}
+
+func typeWord(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a number"
+}
+
+func article(jsonKind string) string {
+	switch jsonKind {
+	case "object", "array":
+		return "an " + jsonKind
+	case "null":
+		return "null"
+	}
+	return "a " + jsonKind
 }
 
 var errUnexpectedEOF = errors.New("unexpected EOF")
@@ -621,6 +662,7 @@ func (w *walker) stream(v any, path string) CaptureStream {
 			w.errorf(join(path, "kind"), "must be \"http\" or \"tcp\", not %q", s.Kind)
 		}
 	}
+	errsBefore := len(w.errs)
 	for k, x := range m {
 		fp := join(path, k)
 		switch k {
@@ -662,6 +704,9 @@ func (w *walker) stream(v any, path string) CaptureStream {
 		case "expect":
 			s.Expect = w.expect(x, fp)
 		}
+	}
+	if len(w.errs) > errsBefore {
+		return s
 	}
 	if s.Kind == "http" {
 		if s.Request == nil {
@@ -907,12 +952,7 @@ func (c *Capture) Encode() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var buf bytes.Buffer
-	if err := json.Indent(&buf, b, "", "  "); err != nil {
-		return nil, err
-	}
-	buf.WriteByte('\n')
-	return buf.Bytes(), nil
+	return prettyJSON(b)
 }
 
 // jsonBytes writes bytes as a string when they are UTF-8, else as

@@ -105,7 +105,7 @@ func harStream(e harEntry, path string) (CaptureStream, error) {
 		return s, fmt.Errorf("%s.request.method: missing", path)
 	}
 	u, err := url.Parse(r.URL)
-	if err != nil || u.Host == "" {
+	if err != nil || u.Host == "" || u.Scheme == "" {
 		return s, fmt.Errorf("%s.request.url: %q is not an absolute URL", path, r.URL)
 	}
 	authority := u.Host
@@ -113,6 +113,8 @@ func harStream(e harEntry, path string) (CaptureStream, error) {
 	for _, hh := range r.Headers {
 		n := strings.ToLower(hh.Name)
 		switch {
+		case n == "":
+			continue
 		case strings.HasPrefix(n, ":"):
 			if n == ":authority" && hh.Value != "" {
 				authority = hh.Value
@@ -157,7 +159,7 @@ func harStream(e harEntry, path string) (CaptureStream, error) {
 		m := &HTTPMessage{Headers: []Header{{":status", strconv.Itoa(resp.Status)}}}
 		for _, hh := range resp.Headers {
 			n := strings.ToLower(hh.Name)
-			if strings.HasPrefix(n, ":") || contains(hopHeaders, n) {
+			if n == "" || strings.HasPrefix(n, ":") || contains(hopHeaders, n) {
 				continue
 			}
 			m.Headers = append(m.Headers, Header{Name: n, Value: hh.Value})

@@ -118,12 +118,13 @@ func ParseTap(name string, data []byte) (*Capture, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		for {
 			var w tapWrapper
+			start := dec.InputOffset()
 			err := dec.Decode(&w)
 			if errors.Is(err, io.EOF) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s: trace %d: %s", name, len(wrappers)+1, jsonSyntaxError(trimmed, err))
+				return nil, fmt.Errorf("%s: trace %d: %s", name, len(wrappers)+1, jsonErrorAt(trimmed, start, err))
 			}
 			wrappers = append(wrappers, w)
 		}

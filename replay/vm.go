@@ -630,6 +630,9 @@ func (vm *VM) crashFromError(callback string, err error) *Crash {
 		c.Message = "Uncaught Error: " + ht.msg
 	case errors.As(err, &exit):
 		c.Message = fmt.Sprintf("wasmdbg: module closed with exit code %d", exit.ExitCode())
+	case text == "stack overflow":
+		// wazero returns its stack-overflow error as is, without frames.
+		c.Message = "Uncaught RangeError: Maximum call stack size exceeded"
 	default:
 		head := trapHeadline(text)
 		if msg, ok := strings.CutPrefix(head, "wasm error: "); ok {

@@ -1,0 +1,159 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func hostileCapture(mode string, streams int) *Capture {
+	c := &Capture{Version: 1, Plugin: PluginConfig{Configuration: []byte(mode)},
+		Host: HostFacts{StartTime: defaultStart, ClockStep: time.Millisecond}}
+	for i := 0; i < streams; i++ {
+		c.Streams = append(c.Streams, CaptureStream{Kind: "http", Request: req("GET", "/"), Response: ok200("")})
+	}
+	return c
+}
+
+// TestHostileModules: a module that loops, exhausts memory, recurses or
+// passes bad pointers ends with a clear report, never a hang or a crash.
+func TestHostileModules(t *testing.T) {
+	tests := []struct {
+		mode    string
+		opts    Options
+		message string // the crash message
+		frame0  string // the innermost frame's name
+		verdict string
+	}{
+		{"l", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "",
+			"the plugin ran past the time limit in proxy_on_request_headers"},
+		{"g", Options{Timeout: 5 * time.Second, MaxMemoryPages: 64}, "Uncaught RuntimeError: unreachable", "grow_all",
+			"the plugin trapped in proxy_on_request_headers"},
+		// wazero reports a stack overflow without frames.
+		{"r", Options{Timeout: 5 * time.Second}, "Uncaught RangeError: Maximum call stack size exceeded", "",
+			"the plugin trapped in proxy_on_request_headers"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			m := compileFile(t, "testdata/wat/hostile.wasm", tt.opts)
+			_, _, res := run(t, m, hostileCapture(tt.mode, 2), Quiet)
+			c := res.Crash
+			if c == nil {
+				t.Fatalf("no crash; result %s", res.verdict())
+			}
+			if c.Message != tt.message {
+				t.Errorf("message %q, want %q", c.Message, tt.message)
+			}
+			if tt.frame0 != "" && (len(c.Frames) == 0 || c.Frames[0].Name != tt.frame0) {
+				t.Errorf("frames %+v, want %s first", c.Frames, tt.frame0)
+			}
+			if got := res.verdict(); got != tt.verdict {
+				t.Errorf("verdict %q, want %q", got, tt.verdict)
+			}
+			if s := res.Streams[1]; s.LocalReply == nil || s.LocalReply.Details != "wasm_fail_stream" {
+				t.Errorf("the stream after the failure: %+v, want the host's 503", s)
+			}
+		})
+	}
+}
+
+// TestBadPointers: every host function answers a pointer outside memory
+// with InvalidMemoryAccess (or a WASI fault); the module traps otherwise.
+func TestBadPointers(t *testing.T) {
+	m := compileFile(t, "testdata/wat/hostile.wasm", Options{Timeout: 5 * time.Second})
+	text, _, res := run(t, m, hostileCapture("p", 3), Trace)
+	if !res.OK() {
+		t.Fatalf("%s\n%s", res.verdict(), text)
+	}
+	if !bytes.Contains(text, []byte(`env.proxy_log(2, 4294967280, 100)  # env.proxy_log(info, <invalid memory 0xfffffff0+100>)`)) {
+		t.Errorf("the trace does not show the bad pointer decoded:\n%s", text)
+	}
+}
+
+// TestManyContexts: thousands of streams leave no contexts behind.
+func TestManyContexts(t *testing.T) {
+	m := compileFile(t, "testdata/wat/hostile.wasm", Options{})
+	c := hostileCapture("b", 3000)
+	res, err := Replay(context.Background(), m, c, RunOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.OK() || len(res.Streams) != 3000 {
+		t.Fatalf("%s, %d streams", res.verdict(), len(res.Streams))
+	}
+	if got := res.Streams[2999].ContextID; got != 3001 {
+		t.Errorf("last context id %d, want 3001 (ids are never reused)", got)
+	}
+}
+
+func TestRestrictedAtStart(t *testing.T) {
+	m := compileFile(t, "testdata/wat/restricted.wasm", Options{Timeout: time.Second})
+	text, _, res := run(t, m, hostileCapture("", 1), Trace)
+	f := res.Failure
+	if f == nil || f.Reason != "restricted_callback" {
+		t.Fatalf("failure %+v, want restricted_callback\n%s", f, text)
+	}
+	want := "env.proxy_http_call was called while the VM was starting (_initialize)"
+	if !strings.Contains(f.Hint, want) {
+		t.Errorf("hint %q lacks %q", f.Hint, want)
+	}
+	// V8 logs the call, then traps, with no return line.
+	if !bytes.Contains(text, []byte("[vm->host] env.proxy_http_call(0, 0, 0, 0, 0, 0, 0, 0, 1000, 512)")) ||
+		bytes.Contains(text, []byte("[vm<-host] env.proxy_http_call")) {
+		t.Errorf("trace:\n%s", text)
+	}
+	if s := res.Streams[0]; s.LocalReply == nil || s.LocalReply.Status != 503 {
+		t.Errorf("stream %+v, want 503", s)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		wasm   []byte
+		reason string
+		msg    string
+	}{
+		{"missing import", readFile(t, "testdata/wat/badimport.wasm"), "missing_import",
+			"Failed to load Wasm module due to a missing import: env.proxy_frobnicate"},
+		{"not wasm", []byte("(module)"), "load_failed",
+			"Failed to parse corrupted Wasm module: not a WebAssembly module (bad magic number)"},
+		{"truncated", readFile(t, "testdata/wat/basic.wasm")[:200], "load_failed",
+			"Failed to parse corrupted Wasm module: section import at offset 0x41: size 144 runs past the end of the file"},
+		{"no abi marker", []byte("\x00asm\x01\x00\x00\x00"), "unknown_abi_version", "Missing or unknown Proxy-Wasm ABI version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Compile(context.Background(), tt.wasm, Options{})
+			var le *LoadError
+			if !errors.As(err, &le) {
+				t.Fatalf("error %v, want a LoadError", err)
+			}
+			if le.Reason != tt.reason || le.Message != tt.msg {
+				t.Errorf("got %s: %s\nwant %s: %s", le.Reason, le.Message, tt.reason, tt.msg)
+			}
+			if le.Hint == "" {
+				t.Error("no hint")
+			}
+		})
+	}
+}
+
+// TestNoGoroutineLeak: a timed-out callback does not leave anything
+// running.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	m := compileFile(t, "testdata/wat/hostile.wasm", Options{Timeout: 100 * time.Millisecond})
+	run(t, m, hostileCapture("l", 1), Quiet)
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after the replay, %d before", n, before)
+	}
+}

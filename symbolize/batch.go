@@ -43,7 +43,8 @@ func ParseAddress(s string, code bool) (loc.Offset, error) {
 }
 
 func parseNumber(s string) (uint64, error) {
-	if h, ok := strings.CutPrefix(strings.ToLower(s), "0x"); ok {
+	if len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') {
+		h := s[2:]
 		v, err := strconv.ParseUint(h, 16, 64)
 		if err != nil {
 			return 0, errors.New("want hex (0x1bf) or decimal (447)")
@@ -95,17 +96,24 @@ func addressString(off loc.Offset) string {
 	return off.String()
 }
 
+// Format says how answers are printed.
+type Format struct {
+	JSON         bool // one JSON array of Results
+	PrintAddress bool // text: each address before its frames (llvm-symbolizer -a)
+	NoDemangle   bool // text: names as stored (llvm-symbolizer --no-demangle)
+}
+
 // WriteText writes a Result as llvm-symbolizer does: per frame the function
-// name (demangled), then file:line:column ("??" for what is unknown), then
-// an empty line. With address, the address comes first.
-func WriteText(w io.Writer, r Result, address bool) error {
+// name (demangled unless f.NoDemangle), then file:line:column ("??" for what
+// is unknown), then an empty line; with f.PrintAddress the address first.
+func WriteText(w io.Writer, r Result, f Format) error {
 	bw := bufio.NewWriter(w)
-	writeText(bw, r, address)
+	writeText(bw, r, f)
 	return bw.Flush()
 }
 
-func writeText(bw *bufio.Writer, r Result, address bool) {
-	if address {
+func writeText(bw *bufio.Writer, r Result, format Format) {
+	if format.PrintAddress {
 		bw.WriteString(r.Address)
 		bw.WriteByte('\n')
 	}
@@ -114,6 +122,9 @@ func writeText(bw *bufio.Writer, r Result, address bool) {
 	}
 	for _, f := range r.Frames {
 		name := f.Name()
+		if format.NoDemangle {
+			name = f.Function
+		}
 		if name == "" {
 			name = "??"
 		}
@@ -124,23 +135,26 @@ func writeText(bw *bufio.Writer, r Result, address bool) {
 		bw.WriteString(name)
 		bw.WriteByte('\n')
 		bw.WriteString(file)
+		var num [24]byte
 		bw.WriteByte(':')
-		bw.WriteString(strconv.Itoa(f.Line))
+		bw.Write(strconv.AppendInt(num[:0], int64(f.Line), 10))
 		bw.WriteByte(':')
-		bw.WriteString(strconv.Itoa(f.Column))
+		bw.Write(strconv.AppendInt(num[:0], int64(f.Column), 10))
 		bw.WriteByte('\n')
 	}
 	bw.WriteByte('\n')
 }
 
 // Batch answers addresses read one per line from r (llvm-symbolizer's
-// stdin mode), writing text or, with asJSON, one JSON array. Empty lines
+// stdin mode), writing text or one JSON array as f says; plain numbers are
+// code offsets when code is true, else module offsets. Empty lines
 // are skipped. An address that cannot be read or resolved is reported
 // through errf with its line (name:line: …) and answered "??" (text) or
 // with an "error" (JSON), so answers stay in step with the input. It
 // returns the number of addresses that failed. Output is flushed whenever
 // no more input is waiting, so a program can feed addresses one at a time.
-func (m *Module) Batch(r io.Reader, name string, w io.Writer, code, asJSON, address bool, errf func(error)) (failed int, err error) {
+func (m *Module) Batch(r io.Reader, name string, w io.Writer, code bool, f Format, errf func(error)) (failed int, err error) {
+	asJSON := f.JSON
 	br := bufio.NewReader(r)
 	bw := bufio.NewWriter(w)
 	n := 0
@@ -152,7 +166,7 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code, asJSON, addr
 		if s := strings.TrimSpace(line); s != "" {
 			var res Result
 			var ferr error
-			if asJSON || address {
+			if asJSON || f.PrintAddress {
 				res, ferr = m.resolveLine(s, code)
 			} else { // the common batch case: frames only
 				var off loc.Offset
@@ -172,7 +186,7 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code, asJSON, addr
 				bw.WriteString("\n")
 				bw.Write(b)
 			} else {
-				writeText(bw, res, address)
+				writeText(bw, res, f)
 			}
 			n++
 		}

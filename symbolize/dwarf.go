@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"iter"
 	"sort"
 	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 	"github.com/go-delve/delve/pkg/dwarf/reader"
+
+	"github.com/wasmdbg/wasmdbg/internal/loc"
 )
 
 // dwarfSections are the custom sections a wasm module's DWARF may use:
@@ -30,15 +33,40 @@ const attrMIPSLinkageName dwarf.Attr = 0x2007
 // file:line:column, the subprogram whose ranges contain the offset for the
 // function, and the inlined subroutines inside it (loaded into delve's
 // godwarf trees, walked with reader.InlineStack) for the inlining chain.
+//
+// Like llvm-symbolizer it finds the compilation unit first, by the unit's
+// ranges, and indexes a unit (its line program and subprograms) only when
+// an offset falls in it: a crash's dozen frames in a 6 MB Rust module read
+// a few of its 119 units.
 type dwarfIndex struct {
 	data     *dwarf.Data
-	lines    lineTable
-	funcs    []funcRange // sorted by low
-	units    []unitFiles
-	versions []int // DWARF versions of the units, sorted, each once
+	units    []*unitIndex
+	cus      []cuRange    // ranges of units, sorted by low
+	unranged []*unitIndex // units that give no ranges: searched when no ranged unit answers
+	versions []int        // DWARF versions of the units, sorted, each once
+
+	// demangle gives a name's readable form (Module.demangle), stored with
+	// each subprogram so that lookups do not demangle; warn reports
+	// problems found while indexing a unit.
+	demangle func(string) string
+	warn     func(error)
 
 	mu    sync.Mutex
 	progs map[dwarf.Offset]*subprogram
+}
+
+// unitIndex is one compilation unit, indexed on first use.
+type unitIndex struct {
+	entry dwarf.Offset // the unit's DIE
+	once  sync.Once
+	lines lineTable
+	files []int32     // the unit's file numbers (DW_AT_decl_file, DW_AT_call_file) -> lines.files; -1 none
+	funcs []funcRange // sorted by low
+}
+
+type cuRange struct {
+	low, high, maxHigh uint64 // maxHigh: highest high of this and every earlier range
+	unit               *unitIndex
 }
 
 // funcRange is one address range of a subprogram.
@@ -46,34 +74,30 @@ type funcRange struct {
 	low, high uint64
 	maxHigh   uint64 // highest high of this and every earlier range
 	die       dwarf.Offset
-	unit      int32
+	unit      *unitIndex
 }
-
-// unitFiles maps a unit's file numbers (DW_AT_decl_file, DW_AT_call_file)
-// to lineTable.files; -1 for none.
-type unitFiles []int32
 
 // subprogram is a function's DIE tree with what lookups read from it,
 // resolved once: names and call sites.
 type subprogram struct {
-	tree    *godwarf.Tree
-	name    string
-	decl    row
-	inlined map[*godwarf.Tree]inlinedCall // every inlined subroutine in tree
-	err     error
+	tree     *godwarf.Tree
+	name     string
+	readable string // demangled name, "" when it is name
+	decl     row
+	inlined  map[*godwarf.Tree]inlinedCall // every inlined subroutine in tree
+	err      error
 }
 
 type inlinedCall struct {
-	name string
-	call row // where it was inlined into its caller
+	name, readable string
+	call           row // where it was inlined into its caller
 }
 
-// newDWARFIndex reads every unit of the DWARF in sections. A problem in one
-// unit's line program costs that unit's lines (a warning); a problem in
-// .debug_info stops the walk there: what was read before still answers,
-// and the error is returned beside the index. A nil index means no usable
-// DWARF at all.
-func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
+// newDWARFIndex opens the DWARF in sections and reads each compilation
+// unit's entry and ranges. A nil index means no usable DWARF at all, with
+// the reason; otherwise the errors are problems with some units, which the
+// others survive.
+func newDWARFIndex(sections map[string][]byte, demangle func(string) string, warn func(error)) (*dwarfIndex, []error) {
 	s := sections
 	data, err := dwarf.New(s[".debug_abbrev"], s[".debug_aranges"], nil, s[".debug_info"], s[".debug_line"], nil, s[".debug_ranges"], s[".debug_str"])
 	if err != nil {
@@ -86,64 +110,44 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 			}
 		}
 	}
-	x := &dwarfIndex{data: data, progs: map[dwarf.Offset]*subprogram{}}
+	x := &dwarfIndex{data: data, demangle: demangle, warn: warn, progs: map[dwarf.Offset]*subprogram{}}
 	var warns []error
-	fileIDs := map[string]uint32{}
+	entries, versions := unitHeaders(s[".debug_info"])
+	x.versions = versions
 	r := data.Reader()
-	unit := int32(-1)
-	for {
+	for _, off := range entries {
+		r.Seek(off)
 		e, err := r.Next()
 		if err != nil {
 			warns = append(warns, dwarfError(err))
-			break
+			continue
 		}
-		if e == nil {
-			break
+		if e == nil || (e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit && e.Tag != tagSkeletonUnit) {
+			continue
 		}
-		switch e.Tag {
-		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
-			unit = int32(len(x.units))
-			x.units = append(x.units, nil)
-			lr, err := data.LineReader(e)
-			if err != nil {
-				warns = append(warns, lineError(e.Offset, err))
-				continue
+		u := &unitIndex{entry: e.Offset}
+		x.units = append(x.units, u)
+		ranges, err := data.Ranges(e)
+		if err != nil {
+			warns = append(warns, fmt.Errorf("section .debug_info at offset 0x%x: unit ranges: %w", uint64(e.Offset), err))
+		}
+		ranged := false
+		for _, rg := range ranges {
+			if !isTombstone(rg[0]) && rg[0] < rg[1] {
+				x.cus = append(x.cus, cuRange{low: rg[0], high: rg[1], unit: u})
+				ranged = true
 			}
-			if lr == nil {
-				continue
-			}
-			files, err := x.lines.addUnit(lr, fileIDs)
-			if err != nil {
-				warns = append(warns, lineError(e.Offset, err))
-				continue
-			}
-			x.units[unit] = files
-		case dwarf.TagSubprogram:
-			if unit >= 0 {
-				ranges, err := data.Ranges(e)
-				if err != nil {
-					warns = append(warns, fmt.Errorf("section .debug_info at offset 0x%x: subprogram ranges: %w", uint64(e.Offset), err))
-				}
-				for _, rg := range ranges {
-					if isTombstone(rg[0]) || rg[1] <= rg[0] {
-						continue
-					}
-					x.funcs = append(x.funcs, funcRange{low: rg[0], high: rg[1], die: e.Offset, unit: unit})
-				}
-			}
-			if e.Children {
-				r.SkipChildren()
-			}
+		}
+		if !ranged {
+			x.unranged = append(x.unranged, u)
 		}
 	}
-	x.lines.finish()
-	sort.SliceStable(x.funcs, func(i, j int) bool { return x.funcs[i].low < x.funcs[j].low })
+	sort.SliceStable(x.cus, func(i, j int) bool { return x.cus[i].low < x.cus[j].low })
 	var hi uint64
-	for i := range x.funcs {
-		hi = max(hi, x.funcs[i].high)
-		x.funcs[i].maxHigh = hi
+	for i := range x.cus {
+		hi = max(hi, x.cus[i].high)
+		x.cus[i].maxHigh = hi
 	}
-	x.versions = unitVersions(s[".debug_info"])
 	if len(x.units) == 0 {
 		if len(warns) == 0 {
 			warns = append(warns, errors.New("section .debug_info: no compilation units"))
@@ -151,6 +155,88 @@ func newDWARFIndex(sections map[string][]byte) (*dwarfIndex, []error) {
 		return nil, warns
 	}
 	return x, warns
+}
+
+// tagSkeletonUnit is DW_TAG_skeleton_unit (DWARF 5), which debug/dwarf
+// does not name.
+const tagSkeletonUnit dwarf.Tag = 0x4a
+
+// index reads unit u's line program and subprograms, once.
+func (x *dwarfIndex) index(u *unitIndex) {
+	u.once.Do(func() {
+		r := x.data.Reader()
+		r.Seek(u.entry)
+		cu, err := r.Next()
+		if err != nil || cu == nil {
+			x.report(dwarfError(err))
+			return
+		}
+		if lr, err := x.data.LineReader(cu); err != nil {
+			x.report(lineError(cu.Offset, err))
+		} else if lr != nil {
+			files, err := u.lines.addUnit(lr, map[string]uint32{})
+			if err != nil {
+				x.report(lineError(cu.Offset, err))
+			}
+			u.files = files
+		}
+		u.lines.finish()
+		for {
+			e, err := r.Next()
+			if err != nil {
+				x.report(dwarfError(err))
+				break
+			}
+			if e == nil || e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit || e.Tag == tagSkeletonUnit || e.Tag == dwarf.TagTypeUnit {
+				break // the next unit
+			}
+			if e.Tag != dwarf.TagSubprogram {
+				continue
+			}
+			ranges, err := x.data.Ranges(e)
+			if err != nil {
+				x.report(fmt.Errorf("section .debug_info at offset 0x%x: subprogram ranges: %w", uint64(e.Offset), err))
+			}
+			for _, rg := range ranges {
+				if !isTombstone(rg[0]) && rg[0] < rg[1] {
+					u.funcs = append(u.funcs, funcRange{low: rg[0], high: rg[1], die: e.Offset, unit: u})
+				}
+			}
+			if e.Children {
+				r.SkipChildren()
+			}
+		}
+		sort.SliceStable(u.funcs, func(i, j int) bool { return u.funcs[i].low < u.funcs[j].low })
+		var hi uint64
+		for i := range u.funcs {
+			hi = max(hi, u.funcs[i].high)
+			u.funcs[i].maxHigh = hi
+		}
+	})
+}
+
+func (x *dwarfIndex) report(err error) {
+	if err != nil && x.warn != nil {
+		x.warn(err)
+	}
+}
+
+// unitsAt yields the units whose ranges contain pc, then the units
+// without ranges.
+func (x *dwarfIndex) unitsAt(pc uint64) iter.Seq[*unitIndex] {
+	return func(yield func(*unitIndex) bool) {
+		i := sort.Search(len(x.cus), func(i int) bool { return x.cus[i].low > pc }) - 1
+		for ; i >= 0 && x.cus[i].maxHigh > pc; i-- {
+			if pc < x.cus[i].high && !yield(x.cus[i].unit) {
+				return
+			}
+		}
+		for _, u := range x.unranged {
+			if !yield(u) {
+				return
+			}
+		}
+	}
 }
 
 // dwarfError words a debug/dwarf decoding error with its section and
@@ -163,43 +249,60 @@ func dwarfError(err error) error {
 	return fmt.Errorf("section .debug_info: %w", err)
 }
 
-// unitVersions lists the DWARF versions of the units in .debug_info, each
-// once, sorted: debug/dwarf reads them but does not say. A unit header
-// starts with its length (4 bytes, or 0xffffffff and 8 bytes) and version
-// (2 bytes), DWARF 5 §7.5.1.
-func unitVersions(info []byte) []int {
+// unitHeaders reads the unit headers of .debug_info (DWARF 5 §7.5.1): the
+// offset of each compilation unit's first DIE, and the DWARF versions
+// used, each once, sorted — debug/dwarf reads both but says neither. A
+// header is the unit length (4 bytes, or 0xffffffff and 8), the version
+// (2), then for versions 2–4 the abbreviation offset (4 or 8) and address
+// size (1); for 5 the unit type (1), address size (1), abbreviation offset
+// and, for skeleton and split units, an 8-byte id. Type units hold no code
+// and are left out.
+func unitHeaders(info []byte) (entries []dwarf.Offset, versions []int) {
 	seen := map[int]bool{}
-	var vs []int
 	for off := uint64(0); off+6 <= uint64(len(info)); {
 		n := uint64(binary.LittleEndian.Uint32(info[off:]))
-		hdr := uint64(4)
+		lenSize, offSize := uint64(4), uint64(4)
 		if n == 0xffffffff {
 			if off+14 > uint64(len(info)) {
 				break
 			}
-			n, hdr = binary.LittleEndian.Uint64(info[off+4:]), 12
+			n, lenSize, offSize = binary.LittleEndian.Uint64(info[off+4:]), 12, 8
 		}
-		v := int(binary.LittleEndian.Uint16(info[off+hdr:]))
-		if !seen[v] {
-			seen[v] = true
-			vs = append(vs, v)
-		}
-		if n > uint64(len(info))-off-hdr {
+		if n > uint64(len(info))-off-lenSize {
 			break
 		}
-		off += hdr + n
+		v := int(binary.LittleEndian.Uint16(info[off+lenSize:]))
+		if !seen[v] {
+			seen[v] = true
+			versions = append(versions, v)
+		}
+		hdr := lenSize + 2 + offSize + 1
+		if v >= 5 && off+lenSize+2 < uint64(len(info)) {
+			hdr = lenSize + 2 + 2 + offSize
+			switch info[off+lenSize+2] {
+			case 0x01, 0x03: // DW_UT_compile, DW_UT_partial
+			case 0x04, 0x05: // DW_UT_skeleton, DW_UT_split_compile
+				hdr += 8
+			default: // type units
+				hdr = 0
+			}
+		}
+		if hdr > 0 && hdr < lenSize+n {
+			entries = append(entries, dwarf.Offset(off+hdr))
+		}
+		off += lenSize + n
 	}
-	sort.Ints(vs)
-	return vs
+	sort.Ints(versions)
+	return entries, versions
 }
 
-// function returns the subprogram range containing pc; when ranges nest
-// (they should not), the one starting last, the innermost.
-func (x *dwarfIndex) function(pc uint64) (funcRange, bool) {
-	i := sort.Search(len(x.funcs), func(i int) bool { return x.funcs[i].low > pc }) - 1
-	for ; i >= 0 && x.funcs[i].maxHigh > pc; i-- {
-		if pc < x.funcs[i].high {
-			return x.funcs[i], true
+// function returns the subprogram range of unit u containing pc; when
+// ranges nest (they should not), the one starting last, the innermost.
+func (u *unitIndex) function(pc uint64) (funcRange, bool) {
+	i := sort.Search(len(u.funcs), func(i int) bool { return u.funcs[i].low > pc }) - 1
+	for ; i >= 0 && u.funcs[i].maxHigh > pc; i-- {
+		if pc < u.funcs[i].high {
+			return u.funcs[i], true
 		}
 	}
 	return funcRange{}, false
@@ -218,8 +321,9 @@ func (x *dwarfIndex) subprogram(fn funcRange) *subprogram {
 		return sp
 	}
 	sp.name = dieName(sp.tree.Entry)
+	sp.readable = x.readable(sp.name)
 	sp.decl = row{
-		File: x.fileName(fn.unit, sp.tree.Val(dwarf.AttrDeclFile)),
+		File: fn.unit.fileName(sp.tree.Val(dwarf.AttrDeclFile)),
 		Line: intVal(sp.tree.Val(dwarf.AttrDeclLine)),
 	}
 	var walk func(*godwarf.Tree)
@@ -229,7 +333,8 @@ func (x *dwarfIndex) subprogram(fn funcRange) *subprogram {
 				if sp.inlined == nil {
 					sp.inlined = map[*godwarf.Tree]inlinedCall{}
 				}
-				sp.inlined[c] = inlinedCall{name: dieName(c.Entry), call: x.callSite(fn.unit, c.Entry)}
+				name := dieName(c.Entry)
+				sp.inlined[c] = inlinedCall{name: name, readable: x.readable(name), call: x.callSite(fn.unit, c.Entry)}
 			}
 			walk(c)
 		}
@@ -389,77 +494,91 @@ func (c dieChain) AttrField(a dwarf.Attr) *dwarf.Field {
 	return nil
 }
 
-// dwarfFrame is one frame of a DWARF answer before names are demangled.
-type dwarfFrame struct {
-	name    string // linkage name when there is one, else the plain name
-	loc     row
-	inlined bool
+// readable is name demangled, or "" when that changes nothing.
+func (x *dwarfIndex) readable(name string) string {
+	if x.demangle == nil || name == "" {
+		return ""
+	}
+	if d := x.demangle(name); d != name {
+		return d
+	}
+	return ""
 }
 
 // lookup returns the frames at code offset pc, innermost first, or false
-// when DWARF knows nothing about pc. A non-nil error is a problem with
-// the inlining information: the frames are then those without it.
-func (x *dwarfIndex) lookup(pc uint64) ([]dwarfFrame, bool, error) {
-	r, haveRow := x.lines.lookup(pc)
-	fn, haveFn := x.function(pc)
-	if !haveFn {
-		if !haveRow {
-			return nil, false, nil
+// when DWARF knows nothing about pc. The outermost frame's Function is
+// empty when no subprogram covers pc (line rows only). A non-nil error is a
+// problem with the inlining information: the frames are then those without
+// it.
+func (x *dwarfIndex) lookup(pc uint64) ([]loc.Frame, bool, error) {
+	for u := range x.unitsAt(pc) {
+		x.index(u)
+		r, haveRow := u.lines.lookup(pc)
+		fn, haveFn := u.function(pc)
+		if !haveFn {
+			if !haveRow {
+				continue
+			}
+			return []loc.Frame{dwarfFrame("", "", r, false)}, true, nil
 		}
-		return []dwarfFrame{{loc: r}}, true, nil
+		sp := x.subprogram(fn)
+		if sp.err != nil {
+			return []loc.Frame{dwarfFrame("", "", r, false)}, true, sp.err
+		}
+		if len(sp.inlined) == 0 {
+			return []loc.Frame{dwarfFrame(sp.name, sp.readable, r, false)}, true, nil
+		}
+		stack := reader.InlineStack(sp.tree, pc)
+		frames := make([]loc.Frame, 0, len(stack)+1)
+		cur := r
+		for _, in := range stack {
+			c := sp.inlined[in]
+			frames = append(frames, dwarfFrame(c.name, c.readable, cur, true))
+			cur = c.call
+		}
+		return append(frames, dwarfFrame(sp.name, sp.readable, cur, false)), true, nil
 	}
-	sp := x.subprogram(fn)
-	if sp.err != nil {
-		return []dwarfFrame{{loc: r}}, true, sp.err
-	}
-	if len(sp.inlined) == 0 {
-		return []dwarfFrame{{name: sp.name, loc: r}}, true, nil
-	}
-	stack := reader.InlineStack(sp.tree, pc)
-	frames := make([]dwarfFrame, 0, len(stack)+1)
-	cur := r
-	for _, in := range stack {
-		c := sp.inlined[in]
-		frames = append(frames, dwarfFrame{name: c.name, loc: cur, inlined: true})
-		cur = c.call
-	}
-	frames = append(frames, dwarfFrame{name: sp.name, loc: cur})
-	return frames, true, nil
+	return nil, false, nil
+}
+
+func dwarfFrame(name, readable string, r row, inlined bool) loc.Frame {
+	return loc.Frame{Function: name, Demangled: readable, File: r.File, Line: r.Line, Column: r.Column, Inlined: inlined, Source: loc.SourceDWARF}
 }
 
 // callSite is where an inlined subroutine was called from.
-func (x *dwarfIndex) callSite(unit int32, e godwarf.Entry) row {
+func (x *dwarfIndex) callSite(u *unitIndex, e godwarf.Entry) row {
 	return row{
-		File:   x.fileName(unit, e.Val(dwarf.AttrCallFile)),
+		File:   u.fileName(e.Val(dwarf.AttrCallFile)),
 		Line:   intVal(e.Val(dwarf.AttrCallLine)),
 		Column: intVal(e.Val(dwarf.AttrCallColumn)),
 	}
 }
 
-// declaration is where the subprogram containing pc is declared, with its
-// name: for frames that name a function but carry no offset.
-func (x *dwarfIndex) declaration(pc uint64) (dwarfFrame, bool) {
-	fn, ok := x.function(pc)
-	if !ok {
-		return dwarfFrame{}, false
+// declaration is the subprogram containing pc, named and placed where it
+// is declared: for frames that name a function but carry no offset.
+func (x *dwarfIndex) declaration(pc uint64) (loc.Frame, bool) {
+	for u := range x.unitsAt(pc) {
+		x.index(u)
+		fn, ok := u.function(pc)
+		if !ok {
+			continue
+		}
+		sp := x.subprogram(fn)
+		if sp.err != nil {
+			return loc.Frame{}, false
+		}
+		return dwarfFrame(sp.name, sp.readable, sp.decl, false), true
 	}
-	sp := x.subprogram(fn)
-	if sp.err != nil {
-		return dwarfFrame{}, false
-	}
-	return dwarfFrame{name: sp.name, loc: sp.decl}, true
+	return loc.Frame{}, false
 }
 
-func (x *dwarfIndex) fileName(unit int32, v any) string {
+// fileName is the name of file number v of unit u.
+func (u *unitIndex) fileName(v any) string {
 	i, ok := v.(int64)
-	if !ok || unit < 0 || int(unit) >= len(x.units) {
+	if !ok || i < 0 || i >= int64(len(u.files)) || u.files[i] < 0 {
 		return ""
 	}
-	files := x.units[unit]
-	if i < 0 || i >= int64(len(files)) || files[i] < 0 {
-		return ""
-	}
-	return x.lines.files[files[i]]
+	return u.lines.files[u.files[i]]
 }
 
 func intVal(v any) int {

@@ -7,7 +7,7 @@ import (
 	"sort"
 )
 
-// lineTable is every row of every line program of a module, indexed for
+// lineTable is every row of a unit's line program, indexed for
 // lookups by code offset. Rows are not trusted to be sorted (Zig and some
 // LLVM output interleave them, so debug/dwarf's SeekPC can miss): each
 // sequence's rows are sorted here, sequences are sorted by their first

@@ -36,6 +36,8 @@ import (
 // replay).
 type Frame = loc.Frame
 
+var _ loc.Resolver = (*Module)(nil)
+
 // Options configure Open and New.
 type Options struct {
 	// DebugFile is the path of a debug build of the module (same code
@@ -332,11 +334,7 @@ func (m *Module) Lookup(off loc.Offset) ([]Frame, error) {
 			m.warn(fmt.Sprintf("%s: DWARF: %v; frames at %s lack inlined calls", m.dbgName(), err, mo))
 		}
 		if ok {
-			out := make([]Frame, len(fs))
-			for i, f := range fs {
-				out[i] = m.frame(f.name, loc.SourceDWARF)
-				out[i].File, out[i].Line, out[i].Column, out[i].Inlined = f.loc.File, f.loc.Line, f.loc.Column, f.inlined
-			}
+			out := fs
 			if last := &out[len(out)-1]; last.Function == "" {
 				named := m.nameFrame(b.Func)
 				last.Function, last.Demangled = named.Function, named.Demangled
@@ -370,12 +368,10 @@ func (m *Module) LookupFunc(idx uint32) (Frame, error) {
 		// The function's first instruction: after its locals, which DWARF's
 		// low_pc also skips; any offset inside the body finds the subprogram.
 		if d, ok := x.declaration(uint64(b.Start - m.code.PayloadOffset)); ok {
-			if d.name != "" {
-				f = m.frame(d.name, loc.SourceDWARF)
-			} else {
-				f.Source = loc.SourceDWARF
+			if d.Function == "" {
+				d.Function, d.Demangled = f.Function, f.Demangled
 			}
-			f.File, f.Line = d.loc.File, d.loc.Line
+			f = d
 		}
 	}
 	return f, nil
@@ -466,7 +462,9 @@ func (m *Module) dwarfIndex() *dwarfIndex {
 			m.warn(fmt.Sprintf("%s: no DWARF (.debug_info): answers come from %s", m.dbgName(), m.fallbackSources()))
 			return
 		}
-		x, errs := newDWARFIndex(secs)
+		x, errs := newDWARFIndex(secs, m.demangle, func(err error) {
+			m.warn(fmt.Sprintf("%s: corrupt DWARF: %v; offsets it cannot answer come from %s", m.dbgName(), err, m.fallbackSources()))
+		})
 		for _, err := range errs {
 			if x == nil {
 				m.warn(fmt.Sprintf("%s: corrupt DWARF, not used: %v; answers come from %s", m.dbgName(), err, m.fallbackSources()))

@@ -78,15 +78,27 @@ func BenchmarkOpenFirstLookup(b *testing.B) {
 // BenchmarkBatch100k is `wasmdbg symbolize --addr-file` minus process start:
 // 100,000 code offsets read as text, answered as llvm-symbolizer text.
 func BenchmarkBatch100k(b *testing.B) {
-	m, _ := openFixture(b, "cpp", Options{})
-	var in strings.Builder
-	for _, o := range spread(m, 100_000) {
-		fmt.Fprintf(&in, "0x%x\n", uint64(o))
-	}
-	m.Lookup(loc.CodeOffset(0x100))
-	for b.Loop() {
-		if _, err := m.Batch(strings.NewReader(in.String()), "addrs", io.Discard, true, false, false, func(error) {}); err != nil {
-			b.Fatal(err)
-		}
+	for _, name := range []string{"cpp", "rust"} {
+		b.Run(name, func(b *testing.B) {
+			raw, err := os.ReadFile(fixturePath(b, name))
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, _ := openFixture(b, name, Options{})
+			var in strings.Builder
+			for _, o := range spread(m, 100_000) {
+				fmt.Fprintf(&in, "0x%x\n", uint64(o))
+			}
+			for b.Loop() {
+				// A fresh module each time: the command opens one per run.
+				m, err := New("x.wasm", raw, Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := m.Batch(strings.NewReader(in.String()), "addrs", io.Discard, true, Format{}, func(error) {}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

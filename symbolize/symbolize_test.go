@@ -237,6 +237,36 @@ func TestDebugFile(t *testing.T) {
 	}
 }
 
+// When only custom sections differ, module offsets move by what precedes
+// the code section; the lookup maps them through the code offset. Here a
+// custom section placed before all others (as a precompiled_* one can be)
+// shifts the production build's code by its size.
+func TestDebugFileShiftedOffsets(t *testing.T) {
+	stripped, err := os.ReadFile(fixturePath(t, "cpp-stripped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad := appendCustom(nil, "precompiled_padding", bytes.Repeat([]byte{0xaa}, 300))
+	shifted := append(append(append([]byte(nil), stripped[:8]...), pad...), stripped[8:]...)
+	m, err := New("prod.wasm", shifted, Options{DebugFile: fixturePath(t, "cpp")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	debug := sharedFixture(t, "cpp")
+	start, _ := m.CodeRange()
+	dStart, _ := debug.CodeRange()
+	if start != dStart+loc.ModuleOffset(len(pad)) {
+		t.Fatalf("code starts at %s, the debug build's at %s: padding of %d bytes not applied", start, dStart, len(pad))
+	}
+	for _, off := range []loc.ModuleOffset{0x165c, 0x1573, 0x2538, 0x5fc7} {
+		got, err := m.Lookup(off + loc.ModuleOffset(len(pad)))
+		want, werr := debug.Lookup(off)
+		if err != nil || werr != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("at %s (+%d): %+v, %v; debug build at %s: %+v, %v", off, len(pad), got, err, off, want, werr)
+		}
+	}
+}
+
 // A debug file of other code is refused, saying where the code differs.
 func TestDebugFileMismatch(t *testing.T) {
 	tests := []struct{ module, debug, want string }{

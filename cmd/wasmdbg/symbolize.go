@@ -14,7 +14,7 @@ import (
 type symbolizeOptions struct {
 	module, debugFile, sourceMap, addrFile string
 	codeOffsets, json, printAddress        bool
-	stripRustHash                          bool
+	stripRustHash, noDemangle              bool
 }
 
 func newSymbolizeCmd(io stdio) *cobra.Command {
@@ -60,6 +60,7 @@ code (the code sections must be identical).`,
 	f.BoolVar(&o.json, "json", false, "print a JSON array of {address, module_offset, code_offset, frames}")
 	f.BoolVarP(&o.printAddress, "print-address", "a", false, "print each address before its frames (text output)")
 	f.BoolVar(&o.stripRustHash, "strip-rust-hash", false, "drop the ::h<hash> suffix of legacy Rust names")
+	f.BoolVar(&o.noDemangle, "no-demangle", false, "print names as the module stores them (text output; JSON has both)")
 	return cmd
 }
 
@@ -84,8 +85,8 @@ func runSymbolize(io stdio, o symbolizeOptions, args []string) error {
 		addrs = args
 	}
 	filtering := o.addrFile == "" && len(addrs) == 0
-	if filtering && (o.json || o.printAddress) {
-		return usageErrorf("--json and --print-address apply to addresses; a log is filtered as text")
+	if filtering && (o.json || o.printAddress || o.noDemangle) {
+		return usageErrorf("--json, --print-address and --no-demangle apply to addresses; a log is filtered as text")
 	}
 	m, err := symbolize.Open(o.module, symbolize.Options{
 		DebugFile:     o.debugFile,
@@ -114,7 +115,7 @@ func runSymbolize(io stdio, o symbolizeOptions, args []string) error {
 		if name == "-" {
 			name = "<stdin>"
 		}
-		failed, err := m.Batch(r, name, io.out, o.codeOffsets, o.json, o.printAddress, func(e error) {
+		failed, err := m.Batch(r, name, io.out, o.codeOffsets, o.format(), func(e error) {
 			fmt.Fprintf(io.err, "wasmdbg: %v\n", e)
 		})
 		if err != nil {
@@ -141,12 +142,16 @@ func runSymbolize(io stdio, o symbolizeOptions, args []string) error {
 		fmt.Fprintf(io.out, "%s\n", b)
 	} else {
 		for _, r := range results {
-			if err := symbolize.WriteText(io.out, r, o.printAddress); err != nil {
+			if err := symbolize.WriteText(io.out, r, o.format()); err != nil {
 				return err
 			}
 		}
 	}
 	return symbolizeFailed(failed)
+}
+
+func (o symbolizeOptions) format() symbolize.Format {
+	return symbolize.Format{JSON: o.json, PrintAddress: o.printAddress, NoDemangle: o.noDemangle}
 }
 
 // symbolizeFailed is the error that ends a run where some addresses had no

@@ -5,7 +5,9 @@
 # are the same (function, file:line:col, inlined frames; llvm's paths
 # cleaned of "./" as wasmdbg prints them) and prints wall time, peak memory
 # (max RSS) and the ratio (llvm-symbolizer / wasmdbg: above 1 means wasmdbg
-# is faster; the goal is 3).
+# is faster; the goal is 3). C++ names are compared demangled; Rust names
+# raw (--no-demangle on both), because llvm's Itanium demangler leaves
+# legacy Rust's "$LT$"-style escapes in, which wasmdbg decodes.
 # Run from the repository root: sh scripts/bench/symbolize.sh [addresses]
 set -eu
 n=${1:-100000}
@@ -43,12 +45,36 @@ for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin
 	size=$(printf '%d' "$(wasm-objdump -h "$m" | sed -n 's/.* Code start=.*(size=\(0x[0-9a-f]*\)).*/\1/p')")
 	awk -v n="$n" -v size="$size" 'BEGIN { for (i = 0; i < n; i++) printf "0x%x\n", int(i * size / n) }' >"$tmp/addrs"
 
-	set -- $(measure "$tmp/llvm.out" "$llvm" --obj="$m")
+	raw=""
+	case $fx in rust/*) raw=--no-demangle ;; esac
+	set -- $(measure "$tmp/llvm.out" "$llvm" --obj="$m" $raw)
 	lt=$1 lm=$2
-	set -- $(measure "$tmp/wasmdbg.out" "$tmp/wasmdbg" symbolize --module "$m" --code-offsets --addr-file -)
+	set -- $(measure "$tmp/wasmdbg.out" "$tmp/wasmdbg" symbolize --module "$m" --code-offsets --addr-file - $raw)
 	wt=$1 wm=$2
-	# llvm keeps the line table's "././dlmalloc/src/malloc.c"; wasmdbg cleans paths.
-	sed -E 's#(^|/)(\./)+#\1#g' "$tmp/llvm.out" >"$tmp/llvm.clean"
+	# llvm keeps the line table's "././dlmalloc/src/malloc.c" and
+	# "core/src/../../stdarch/…"; wasmdbg cleans paths as Go's path.Clean.
+	awk '
+		function clean(p,   n, parts, out, i, k, abs, res) {
+			abs = substr(p, 1, 1) == "/"
+			n = split(p, parts, "/")
+			k = 0
+			for (i = 1; i <= n; i++) {
+				if (parts[i] == "" || parts[i] == ".") continue
+				if (parts[i] == "..") {
+					if (k > 0 && out[k] != "..") { k--; continue }
+					if (abs) continue
+				}
+				out[++k] = parts[i]
+			}
+			res = ""
+			for (i = 1; i <= k; i++) res = res (i > 1 ? "/" : "") out[i]
+			if (abs) res = "/" res
+			return res == "" ? "." : res
+		}
+		match($0, /:[0-9]+:[0-9]+$/) && substr($0, 1, RSTART - 1) != "??" {
+			print clean(substr($0, 1, RSTART - 1)) substr($0, RSTART); next
+		}
+		{ print }' "$tmp/llvm.out" >"$tmp/llvm.clean"
 	frames=$(grep -c ':[0-9]*:[0-9]*$' "$tmp/wasmdbg.out" || true)
 	# Line by line; llvm-symbolizer ignores the name section, so where it
 	# says "??" for a function without DWARF (the linker's

@@ -85,9 +85,9 @@ func (m *Model) renderMetrics(w, h int) string {
 	case v.samples == 0:
 		title += " · waiting for the first sample"
 	case m.info.Live:
-		title += fmt.Sprintf(" · %d samples every %s, last at %s", v.samples, m.opts.MetricsEvery, v.last.Format("15:04:05"))
+		title += fmt.Sprintf(" · %s every %s, last at %s", plural(v.samples, "sample"), m.opts.MetricsEvery, v.last.Format("15:04:05"))
 	default:
-		title += fmt.Sprintf(" · %d samples (one after each replay step)", v.samples)
+		title += fmt.Sprintf(" · %s (one after each replay step)", plural(v.samples, "sample"))
 	}
 	b.WriteString(rule(title, w) + "\n")
 	if v.err != "" {
@@ -178,4 +178,12 @@ func sparkline(vals []float64, width int) string {
 		b.WriteRune(sparks[k])
 	}
 	return b.String()
+}
+
+// plural is "1 sample", "2 samples".
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }

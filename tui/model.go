@@ -577,6 +577,18 @@ func (m *Model) renderStatus(w int) string {
 		parts = append(parts, "closing…")
 	case m.srcErr != "":
 		parts = append(parts, "error: "+m.srcErr)
+	case m.rep != nil && m.replay.busy:
+		parts = append(parts, "running…")
+	case m.rep != nil && m.replay.have:
+		rs := m.replay.state
+		switch {
+		case rs.Done:
+			parts = append(parts, "replay done")
+		case rs.Trapped:
+			parts = append(parts, "trapped; next "+rs.Next)
+		default:
+			parts = append(parts, "paused before "+rs.Next)
+		}
 	case m.loading && m.info.Live && m.follow:
 		parts = append(parts, "following")
 	case m.loading && m.info.Live:

@@ -10,7 +10,7 @@ import (
 )
 
 func newDemoCmd(io stdio) *cobra.Command {
-	var noCache, verbose bool
+	var noCache, verbose, noTUI bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Replay a bundled capture through a bundled crashing plugin and show the crash symbolized",
@@ -27,15 +27,16 @@ The same run on your own plugin: wasmdbg replay capture.json --module plugin.was
 		Example: "  wasmdbg demo\n  make demo",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDemo(cmd, io, noCache, verbose)
+			return runDemo(cmd, io, noCache, verbose, noTUI)
 		},
 	}
 	cmd.Flags().BoolVar(&noCache, "no-cache", false, "do not use the compilation cache")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "print every callback too, as Envoy's wasm:trace does")
+	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "print text even on a terminal (on a terminal, demo opens the interactive UI)")
 	return cmd
 }
 
-func runDemo(cmd *cobra.Command, io stdio, noCache, verbose bool) error {
+func runDemo(cmd *cobra.Command, io stdio, noCache, verbose, noTUI bool) error {
 	f, ok := fixtures.Get("cpp")
 	if !ok {
 		return fmt.Errorf("the demo plugin (fixture cpp) is not built into this wasmdbg")
@@ -43,6 +44,9 @@ func runDemo(cmd *cobra.Command, io stdio, noCache, verbose bool) error {
 	wasm, err := f.Bytes()
 	if err != nil {
 		return err
+	}
+	if !noTUI && isTerminal(io.out) {
+		return demoTUI(cmd.Context(), io, wasm, noCache)
 	}
 	fmt.Fprintf(io.out, "wasmdbg demo: replaying 4 requests through %s (%s, DWARF %d)\n\n", "the C++ fixture plugin", f.Toolchain, f.DWARF)
 	opts := replay.Options{Timeout: replay.DefaultTimeout, Resolver: openResolver(io, "plugin.wasm", wasm, "")}

@@ -29,6 +29,7 @@ type replayOptions struct {
 	noCache            bool
 	noRestrictions     bool
 	logLevel           string
+	tui                bool
 	input              inputFlags
 }
 
@@ -116,7 +117,8 @@ expectation in the capture failed, 1 error, 2 usage.`,
 		Example: `  wasmdbg replay capture.json --module plugin.wasm
   wasmdbg replay crash.har --module plugin.wasm --config 'deny=x-deny' --root-id my_root
   wasmdbg replay tap.json --module plugin.wasm --trace
-  wasmdbg replay capture.json --json | jq 'select(.kind=="result")'`,
+  wasmdbg replay capture.json --json | jq 'select(.kind=="result")'
+  wasmdbg replay --tui capture.json --module plugin.wasm`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, io, o, args[0])
@@ -131,6 +133,7 @@ expectation in the capture failed, 1 error, 2 usage.`,
 	f.DurationVar(&o.timeout, "timeout", replay.DefaultTimeout, "time limit per callback (0: none, faster, but an infinite loop hangs)")
 	f.StringVar(&o.maxMemory, "max-memory", "1GiB", "linear memory limit (like 64MiB; Envoy's is 1GiB)")
 	f.BoolVar(&o.noCache, "no-cache", false, "do not use the compilation cache in the user cache directory")
+	f.BoolVar(&o.tui, "tui", false, "open the interactive UI (a terminal): step callback by callback, continue to the trap, restart")
 	f.BoolVar(&o.noRestrictions, "no-restrictions", false, "allow every host call during VM start and inside the allocator (cpp-host before 2022); replays past a restricted_callback trap")
 	f.StringVar(&o.logLevel, "log-level", "", "the wasm logger level the plugin sees (trace, debug, info, warn, error, critical); default: the capture's, else trace")
 	o.input.register(cmd)
@@ -193,6 +196,9 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 		v = replay.Trace
 	case o.quiet:
 		v = replay.Quiet
+	}
+	if o.tui {
+		return replayTUI(cmd.Context(), io, name, modPath, wasm, opts, capture, o.noRestrictions)
 	}
 	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, replay.RunOptions{Verbosity: v, NoRestrictions: o.noRestrictions}, o.json)
 	if err != nil {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
 	"github.com/wasmdbg/wasmdbg/tui"
@@ -33,10 +37,14 @@ type tuiOptions struct {
 func newTUICmd(io stdio) *cobra.Command {
 	var o tuiOptions
 	cmd := &cobra.Command{
-		Use:   "tui [FILE|-]",
+		Use:   "tui [FILE|CAPTURE|-]",
 		Short: "Browse crashes, call trees, logs and metrics in an interactive terminal UI",
 		Long: `tui opens the interactive terminal UI over a proxy log (any framing
-wasmdbg trace reads, or the NDJSON of wasmdbg trace --json). Views (tab, or 1-5):
+wasmdbg trace reads, or the NDJSON of wasmdbg trace --json), or over a replay
+of a capture (anything wasmdbg replay reads: a capture, a HAR file, Envoy tap
+traces; the module is --module or the capture's "module"). A replay runs to
+its first trap; then s steps one callback, c continues to the next trap, r
+restarts. Views (tab, or 1-5):
 
   Crashes   every trap with its callback, trap text and the plugin's panic
             message; its frames symbolized with --module; the source code
@@ -58,6 +66,7 @@ loading the whole input and pressing --keys, for scripts and bug reports.`,
   kubectl logs deploy/gateway -c istio-proxy | wasmdbg tui --module plugin.wasm -
   wasmdbg tui --follow --module plugin.wasm /var/log/envoy.log
   wasmdbg tui --module plugin.wasm --source-dir ~/src/plugin envoy.log
+  wasmdbg tui --module plugin.wasm capture.json
   wasmdbg tui --snapshot --view crashes --size 100x30 --module plugin.wasm envoy.log`,
 		Args: rangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -109,6 +118,9 @@ func runTUI(ctx context.Context, io stdio, o tuiOptions, args []string) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
 	defer stop()
 
+	if name != "-" && isReplayInput(name) {
+		return runTUIReplay(ctx, io, o, name, w, h)
+	}
 	var resolver *symbolize.Module
 	var warnings []string
 	if o.module != "" {
@@ -134,18 +146,138 @@ func runTUI(ctx context.Context, io stdio, o tuiOptions, args []string) error {
 	opts := tui.Options{View: o.view, Files: &tui.SourceFiles{Module: o.module, Dirs: o.sourceDirs}}
 	if o.snapshot {
 		defer src.Close()
-		out, err := tui.Snapshot(ctx, src, opts, tui.SnapshotOptions{View: o.view, Width: w, Height: h, Keys: o.keys})
-		if err != nil {
-			return err
-		}
-		_, err = io.out.Write([]byte(out))
-		return err
 	}
-	err = tui.Run(ctx, src, opts, tui.RunOptions{Out: io.out})
+	err = showSource(ctx, io, src, opts, o.snapshot, tui.SnapshotOptions{View: o.view, Width: w, Height: h, Keys: o.keys})
 	for _, w := range warnings {
 		fmt.Fprintf(io.err, "wasmdbg: warning: %s\n", w)
 	}
 	return err
+}
+
+// isReplayInput reports whether the file is something wasmdbg replay reads
+// (a capture, a HAR file, Envoy tap traces) rather than a log: its first
+// JSON object says so (replay.DetectFormat).
+func isReplayInput(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, 64<<10)
+	n, _ := io.ReadFull(f, b)
+	b = bytes.TrimLeft(b[:n], " \t\r\n\ufeff")
+	if len(b) == 0 || b[0] != '{' && b[0] != '[' {
+		return false
+	}
+	_, err = replay.DetectFormat(b)
+	return err == nil
+}
+
+// runTUIReplay opens the UI over a replay of a capture: it runs to the
+// first trap, then steps, continues and restarts as the user asks.
+func runTUIReplay(ctx context.Context, std stdio, o tuiOptions, input string, w, h int) error {
+	if o.follow {
+		return usageErrorf("--follow reads a growing log; %s is a replay input", input)
+	}
+	capture, name, err := readReplayInput(std, input)
+	if err != nil {
+		return err
+	}
+	modPath := o.module
+	if modPath == "" {
+		if capture.Module == "" {
+			return usageErrorf("no module: pass --module M.wasm, or set \"module\" in the capture")
+		}
+		modPath = capture.Module
+		if !filepath.IsAbs(modPath) {
+			modPath = filepath.Join(filepath.Dir(input), modPath)
+		}
+	}
+	wasm, err := os.ReadFile(modPath)
+	if err != nil {
+		return fmt.Errorf("read module: %w", err)
+	}
+	resolver := openResolver(std, modPath, wasm, "")
+	ropts := replay.Options{Timeout: replay.DefaultTimeout, CacheDir: replay.DefaultCacheDir()}
+	if resolver != nil {
+		ropts.Resolver = resolver
+	}
+	src, err := newReplaySource(ctx, name, modPath, wasm, ropts, capture, o.snapshot, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return showSource(ctx, std, src, tui.Options{View: o.view, Files: &tui.SourceFiles{Module: modPath, Dirs: o.sourceDirs}},
+		o.snapshot, tui.SnapshotOptions{View: o.view, Width: w, Height: h, Keys: o.keys})
+}
+
+// newReplaySource compiles the module for a replay source. A module the
+// host would refuse becomes a source holding that VM failure.
+func newReplaySource(ctx context.Context, name, modPath string, wasm []byte, ropts replay.Options, c *replay.Capture, toEnd, noRestrictions bool) (tui.Source, error) {
+	mod, err := replay.Compile(ctx, wasm, ropts)
+	if err != nil {
+		var le *replay.LoadError
+		if !errors.As(err, &le) {
+			return nil, err
+		}
+		src := tui.NewMemSource(tui.Info{Kind: tui.KindReplay, Name: name, Module: modPath}, nil)
+		src.Push(tracer.Event{Kind: tracer.KindVMFailure, Level: "error", Reason: le.Reason, Message: le.Message, Hint: le.Hint})
+		src.End()
+		return src, nil
+	}
+	ro := tui.ReplayOptions{Name: name, Module: mod, Capture: c, ModuleName: modPath, RunToTrap: true, RunToEnd: toEnd, NoRestrictions: noRestrictions}
+	if ropts.Resolver != nil {
+		ro.Resolver = ropts.Resolver
+	}
+	return tui.NewReplaySource(ro), nil
+}
+
+// replayTUI is `wasmdbg replay --tui`: the UI over the replay, which runs
+// to its first trap and then steps as the user asks.
+func replayTUI(ctx context.Context, std stdio, name, modPath string, wasm []byte, opts replay.Options, c *replay.Capture, noRestrictions bool) error {
+	if !isTerminal(std.out) {
+		return usageErrorf("--tui needs a terminal; without it replay prints the trace as text")
+	}
+	src, err := newReplaySource(ctx, name, modPath, wasm, opts, c, false, noRestrictions)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return showSource(ctx, std, src, tui.Options{Files: &tui.SourceFiles{Module: modPath}}, false, tui.SnapshotOptions{})
+}
+
+// demoTUI is `wasmdbg demo` on a terminal: the bundled capture replayed
+// through the bundled C++ plugin, in the UI. The plugin's sources are not
+// in the binary; from a checkout of wasmdbg they are found under
+// fixtures/cpp.
+func demoTUI(ctx context.Context, std stdio, wasm []byte, noCache bool) error {
+	opts := replay.Options{Timeout: replay.DefaultTimeout}
+	if r := openResolver(std, "plugin.wasm", wasm, ""); r != nil {
+		opts.Resolver = r
+	}
+	if !noCache {
+		opts.CacheDir = replay.DefaultCacheDir()
+	}
+	src, err := newReplaySource(ctx, "demo (the C++ fixture plugin)", "plugin.wasm", wasm, opts, replay.DemoCapture(), false, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	files := &tui.SourceFiles{Dirs: []string{filepath.Join("fixtures", "cpp")}}
+	return showSource(ctx, std, src, tui.Options{Files: files}, false, tui.SnapshotOptions{})
+}
+
+// showSource runs the UI over src, or prints a snapshot of it.
+func showSource(ctx context.Context, std stdio, src tui.Source, opts tui.Options, snapshot bool, so tui.SnapshotOptions) error {
+	if snapshot {
+		out, err := tui.Snapshot(ctx, src, opts, so)
+		if err != nil {
+			return err
+		}
+		_, err = std.out.Write([]byte(out))
+		return err
+	}
+	return tui.Run(ctx, src, opts, tui.RunOptions{Out: std.out})
 }
 
 // openInput opens FILE, or standard input for "-".

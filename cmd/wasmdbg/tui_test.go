@@ -27,16 +27,24 @@ func TestTUISnapshot(t *testing.T) {
 	tests := []struct {
 		golden string
 		args   []string
+		input  string
 	}{
-		{"crashes-80x24.txt", []string{"--size", "80x24"}},
-		{"frames-100x30.txt", []string{"--size", "100x30", "--keys", "enter", "--keys", "down"}},
-		{"timeline-100x30.txt", []string{"--size", "100x30", "--view", "timeline", "--keys", "end", "--keys", "up", "--keys", "enter"}},
-		{"logs-100x30.txt", []string{"--size", "100x30", "--view", "logs"}},
+		{"crashes-80x24.txt", []string{"--size", "80x24"}, ""},
+		{"frames-100x30.txt", []string{"--size", "100x30", "--keys", "enter", "--keys", "down"}, ""},
+		{"timeline-100x30.txt", []string{"--size", "100x30", "--view", "timeline", "--keys", "end", "--keys", "up", "--keys", "enter"}, ""},
+		{"logs-100x30.txt", []string{"--size", "100x30", "--view", "logs"}, ""},
+		// A capture: replayed to its end through the C++ fixture.
+		{"replay-crashes-100x30.txt", []string{"--size", "100x30"}, "../../replay/demo_capture.json"},
+		{"replay-100x30.txt", []string{"--size", "100x30", "--view", "replay"}, "../../replay/demo_capture.json"},
+		{"replay-metrics-100x30.txt", []string{"--size", "100x30", "--view", "metrics"}, "../../replay/demo_capture.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.golden, func(t *testing.T) {
 			args := append([]string{"tui", "--snapshot", "--module", "../../fixtures/cpp/plugin.wasm"}, tt.args...)
-			args = append(args, "testdata/tui/cpp-panic.log")
+			if tt.input == "" {
+				tt.input = "testdata/tui/cpp-panic.log"
+			}
+			args = append(args, tt.input)
 			code, out, errOut := run(t, "wasmdbg", args...)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
@@ -67,6 +75,8 @@ func TestTUIErrors(t *testing.T) {
 		{[]string{"tui", "--snapshot", "testdata/tui/no-such.log"}, exitError,
 			"wasmdbg: open log: open testdata/tui/no-such.log: no such file or directory\n"},
 		{[]string{"tui", "--snapshot", "--module", "testdata/tui/cpp-panic.log", "testdata/tui/cpp-panic.log"}, exitError, ""},
+		{[]string{"replay", "--tui", "--module", "../../fixtures/cpp/plugin.wasm", "../../replay/demo_capture.json"}, exitUsage,
+			"wasmdbg: --tui needs a terminal; without it replay prints the trace as text\nRun 'wasmdbg --help' for usage.\n"},
 		{[]string{"tui", "a", "b"}, exitUsage,
 			"wasmdbg: wasmdbg tui takes 0 to 1 arguments, got 2\nRun 'wasmdbg --help' for usage.\n"},
 	}

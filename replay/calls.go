@@ -175,7 +175,7 @@ func (vm *VM) recordCall(stream *Stream, rec CallRecord, grpc bool) int {
 func (vm *VM) deliverHTTPCall(stream *Stream, _ int, token uint32, resp *HTTPCallResponse) {
 	root := vm.rootCtx
 	cb := vm.cbs.httpCallResponse
-	if vm.failed || root == nil || cb == nil {
+	if vm.failed || root == nil {
 		return
 	}
 	saved := vm.activeStream
@@ -183,13 +183,19 @@ func (vm *VM) deliverHTTPCall(stream *Stream, _ int, token uint32, resp *HTTPCal
 	defer func() { vm.activeStream = saved }()
 	switch resp.Failure {
 	case "reset":
+		// Envoy's onHttpCallFailure sets the status before it calls in.
 		root.statusCode, root.statusMessage = uint32(abi.BrokenConnection), "reset"
-		vm.callDeferred(root, cb, uint64(root.id), uint64(token), 0, 0, 0)
+		if cb != nil {
+			vm.callDeferred(root, cb, uint64(root.id), uint64(token), 0, 0, 0)
+		}
 		root.statusMessage = ""
 		return
 	case "timeout":
 		resp = &HTTPCallResponse{Headers: []Header{{":status", "504"}, {"content-length", "24"}, {"content-type", "text/plain"}},
 			Body: []byte("upstream request timeout")}
+	}
+	if cb == nil {
+		return
 	}
 	cr := &callResponse{headers: newHeaderMap(resp.Headers), body: resp.Body}
 	if len(resp.Trailers) > 0 {

@@ -212,7 +212,7 @@ func fixtureModule(t *testing.T, f fixtures.Fixture) *Module {
 	if err != nil {
 		t.Fatalf("symbolize %s: %v", f.Name, err)
 	}
-	m, err := Compile(context.Background(), wasm, Options{Timeout: 10 * time.Second, Resolver: sym})
+	m, err := Compile(context.Background(), wasm, Options{Timeout: 10 * time.Second, Resolver: sym, CacheDir: testCacheDir})
 	if err != nil {
 		t.Fatalf("compile %s: %v", f.Name, err)
 	}
@@ -228,7 +228,7 @@ func fixtureModuleLimited(t *testing.T, f fixtures.Fixture, pages uint32) *Modul
 		return m.(*Module)
 	}
 	full := fixtureModule(t, f)
-	m, err := Compile(context.Background(), full.Bytes(), Options{Timeout: 10 * time.Second, Resolver: full.opts.Resolver, MaxMemoryPages: pages})
+	m, err := Compile(context.Background(), full.Bytes(), Options{Timeout: 10 * time.Second, Resolver: full.opts.Resolver, MaxMemoryPages: pages, CacheDir: testCacheDir})
 	if err != nil {
 		t.Fatalf("compile %s: %v", f.Name, err)
 	}

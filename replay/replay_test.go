@@ -120,3 +120,53 @@ func TestReplayIsDeterministic(t *testing.T) {
 		t.Error("two replays of the same capture differ")
 	}
 }
+
+// TestBodyBufferingTCPAndQueues: after StopIterationAndBuffer the next body
+// callback sees everything buffered; the plugin's replacement goes
+// upstream; trailers follow the body; TCP data, closes and the TCP order
+// (done, log, delete); a queue seeded by the capture and fed by the plugin
+// notifies its registrant after the call that enqueued.
+func TestBodyBufferingTCPAndQueues(t *testing.T) {
+	m := compileFile(t, "testdata/wat/flow.wasm", Options{Timeout: time.Second})
+	c := loadCapture(t, "testdata/captures/flow.json")
+	text, _, res := run(t, m, c, Callbacks)
+	var sum bytes.Buffer
+	res.WriteSummary(&sum)
+	golden(t, "flow.txt", append(text, sum.Bytes()...))
+	if up := res.Streams[0].UpstreamRequest; up == nil || up.Body != "REPLACED" {
+		t.Errorf("upstream request %+v, want the plugin's replacement body", up)
+	}
+	// With trailers the body never ends a stream: the plugin holds it and
+	// the trailers release it unchanged.
+	if up := res.Streams[1].UpstreamRequest; up == nil || up.Body != "part-1;part-2" || len(up.Trailers) != 1 {
+		t.Errorf("upstream request %+v, want the buffered body and the trailers", up)
+	}
+	for _, want := range []string{
+		"proxy_on_request_body(2, 8, 0)", "proxy_on_request_body(2, 16, 0)", "proxy_on_request_body(2, 23, 1)",
+		"wasm log flow flow: chunk-1;chunk-2;chunk-3", "wasm log flow: seeded", "wasm log flow flow: trailers",
+		"proxy_on_upstream_connection_close(4, 0)", "wasm log flow flow: closed downstream",
+	} {
+		if !bytes.Contains(text, []byte(want)) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+	if s := res.Streams[2]; s.DownstreamForwarded != 8 || s.UpstreamForwarded != 7 {
+		t.Errorf("tcp stream %+v", s)
+	}
+}
+
+// TestMain shares one compilation cache between the tests, so a module
+// compiled twice (with another memory limit) is compiled once.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "replay-test-cache")
+	if err == nil {
+		testCacheDir = dir
+	}
+	code := m.Run()
+	if dir != "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+var testCacheDir string

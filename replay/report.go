@@ -182,6 +182,12 @@ func writeStream(w io.Writer, s *Stream, total int) {
 	headerLines(w, "request header removed", s.RequestHeadersRemoved)
 	headerLines(w, "response header added", s.ResponseHeadersAdded)
 	headerLines(w, "response header removed", s.ResponseHeadersRemoved)
+	if s.RequestBodyChanged && s.UpstreamRequest != nil {
+		fmt.Fprintf(w, "  request body rewritten by the plugin: %d bytes went upstream\n", len(s.UpstreamRequest.Body))
+	}
+	if s.ResponseBodyChanged && s.Response != nil {
+		fmt.Fprintf(w, "  response body rewritten by the plugin: %d bytes went to the client\n", len(s.Response.Body))
+	}
 	for _, c := range s.HTTPCalls {
 		fmt.Fprintf(w, "  %s\n", callText(c))
 	}

@@ -74,8 +74,11 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 			h.reqTrailersOn = true
 			ta := r.callFilter(c, st, vm.cbs.requestTrailers, abi.ResultTrailersAction, uint64(c.id), uint64(len(req.Trailers)))
 			if ta == 0 {
+				// The trailers continue: what the body callbacks held
+				// goes upstream before them.
 				h.reqTrailersOn = false
-				h.reqStopped = false
+				h.reqStopped = true
+				h.resume(abi.StreamHttpRequest)
 			} else {
 				h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_trailers", abi.ResultTrailersAction, ta)
 			}
@@ -99,6 +102,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 			st.UpstreamRequest.Trailers = h.reqTrailers.clone()
 		}
 		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(lowerAll(req.Headers), h.reqHeaders.h)
+		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
 		r.encode(c, st, h, lowerAll(resp.Headers), resp.Body, lowerAll(resp.Trailers))
 		if h.localReply != nil && st.Response == nil {
 			// A local reply sent while the response was being processed
@@ -252,7 +256,8 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 			ta := r.callFilter(c, st, vm.cbs.responseTrailers, abi.ResultTrailersAction, uint64(c.id), uint64(len(trailers)))
 			if ta == 0 {
 				h.respTrailersOn = false
-				h.respStopped = false
+				h.respStopped = true
+				h.resume(abi.StreamHttpResponse)
 			} else {
 				h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_trailers", abi.ResultTrailersAction, ta)
 			}
@@ -280,6 +285,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 		st.Response.Trailers = h.respTrailers.clone()
 	}
 	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h)
+	st.ResponseBodyChanged = string(joinChunks(body)) != st.Response.Body
 }
 
 // encodeLocalReply sends the plugin's local reply down the filter chain, as

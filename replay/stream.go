@@ -31,6 +31,11 @@ type Stream struct {
 	ResponseHeadersAdded   []Header `json:"response_headers_added,omitempty"`
 	ResponseHeadersRemoved []Header `json:"response_headers_removed,omitempty"`
 
+	// RequestBodyChanged and ResponseBodyChanged say the plugin rewrote a
+	// body (proxy_set_buffer_bytes).
+	RequestBodyChanged  bool `json:"request_body_changed,omitempty"`
+	ResponseBodyChanged bool `json:"response_body_changed,omitempty"`
+
 	HTTPCalls []CallRecord `json:"http_calls,omitempty"`
 	GrpcCalls []CallRecord `json:"grpc_calls,omitempty"`
 

@@ -695,7 +695,8 @@ func lastCalls(n *Call, max int) []CallRef {
 		if c.Direction != VMToHost {
 			continue
 		}
-		refs = append(refs, CallRef{Function: c.Function, Args: c.Args, Return: c.Return, Status: c.Status, Line: c.Line})
+		refs = append(refs, CallRef{Function: c.Function, Args: c.Args, Decoded: c.Decoded, Return: c.Return,
+			Status: c.Status, Annotation: c.Annotation, Line: c.Line})
 	}
 	for i, j := 0, len(refs)-1; i < j; i, j = i+1, j-1 {
 		refs[i], refs[j] = refs[j], refs[i]

@@ -81,11 +81,13 @@ type Event struct {
 
 // CallRef is a host call as a crash event lists it in last_calls.
 type CallRef struct {
-	Function string   `json:"function"`
-	Args     []Number `json:"args,omitempty"`
-	Return   *Number  `json:"return,omitempty"`
-	Status   string   `json:"status,omitempty"`
-	Line     int      `json:"line,omitempty"`
+	Function   string   `json:"function"`
+	Args       []Number `json:"args,omitempty"`
+	Decoded    []Arg    `json:"decoded,omitempty"`
+	Return     *Number  `json:"return,omitempty"`
+	Status     string   `json:"status,omitempty"`
+	Annotation string   `json:"annotation,omitempty"`
+	Line       int      `json:"line,omitempty"`
 }
 
 // Number is an argument or return value exactly as printed ("18446744073709551615",

@@ -216,7 +216,11 @@ func writeCrash(w *bufio.Writer, e *Event) {
 		} else {
 			w.WriteString("; its last host calls:\n")
 			for _, c := range e.LastCalls {
-				fmt.Fprintf(w, "    line %d  %s(%s)", c.Line, c.Function, joinNumbers(c.Args))
+				args := joinNumbers(c.Args)
+				if c.Annotation == "" && len(c.Decoded) == len(c.Args) && len(c.Args) > 0 {
+					args = argsText(&Call{Args: c.Args, Decoded: c.Decoded})
+				}
+				fmt.Fprintf(w, "    line %d  %s(%s)", c.Line, c.Function, args)
 				switch {
 				case c.Return == nil:
 					w.WriteString(" -> (no return)")
@@ -224,6 +228,9 @@ func writeCrash(w *bufio.Writer, e *Event) {
 					fmt.Fprintf(w, " -> %s", c.Status)
 				default:
 					fmt.Fprintf(w, " -> %s", *c.Return)
+				}
+				if c.Annotation != "" {
+					fmt.Fprintf(w, "  # %s", c.Annotation)
 				}
 				w.WriteString("\n")
 			}

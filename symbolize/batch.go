@@ -155,8 +155,8 @@ func writeText(bw *bufio.Writer, r Result, format Format) {
 // no more input is waiting, so a program can feed addresses one at a time.
 func (m *Module) Batch(r io.Reader, name string, w io.Writer, code bool, f Format, errf func(error)) (failed int, err error) {
 	asJSON := f.JSON
-	br := bufio.NewReader(r)
-	bw := bufio.NewWriter(w)
+	br := bufio.NewReaderSize(r, 64<<10)
+	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
 	if asJSON {
 		bw.WriteString("[")

@@ -4,7 +4,8 @@
 # (llvm-symbolizer's batch mode), over the DWARF fixtures. Checks the answers
 # are the same (function, file:line:col, inlined frames; llvm's paths
 # cleaned of "./" as wasmdbg prints them) and prints wall time, peak memory
-# (max RSS) and the ratio (llvm-symbolizer / wasmdbg: above 1 means wasmdbg
+# (max RSS), CPU time (user+sys, steadier than wall time on a shared
+# machine) and the ratios (llvm-symbolizer / wasmdbg: above 1 means wasmdbg
 # is faster; the goal is 3). C++ names are compared demangled; Rust names
 # raw (--no-demangle on both), because llvm's Itanium demangler leaves
 # legacy Rust's "$LT$"-style escapes in, which wasmdbg decodes.
@@ -23,16 +24,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/wasmdbg" ./cmd/wasmdbg
 
-# measure NAME OUT CMD...: runs CMD with the addresses on stdin, output to
-# OUT; prints "seconds maxrss_kb".
+# measure OUT CMD...: runs CMD with the addresses on stdin, output to OUT;
+# prints "wall_seconds maxrss_kb cpu_seconds".
 measure() {
 	out=$1
 	shift
-	/usr/bin/time -f '%e %M' -o "$tmp/time" "$@" <"$tmp/addrs" >"$out" 2>"$tmp/stderr" || true
-	tail -n 1 "$tmp/time" # after "Command exited with non-zero status 1", if any
+	/usr/bin/time -f '%e %M %U %S' -o "$tmp/time" "$@" <"$tmp/addrs" >"$out" 2>"$tmp/stderr" || true
+	# the last line: after "Command exited with non-zero status 1", if any
+	tail -n 1 "$tmp/time" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
 
-printf '%-22s %9s %10s %9s %10s %9s %7s  %s\n' module "$llvm" "(max RSS)" wasmdbg "(max RSS)" ratio frames answers
+printf '%-22s  %-19s  %-19s  %-19s\n' "" "$llvm" wasmdbg "ratio ($llvm/wasmdbg)"
+printf '%-22s %6s %5s %6s %6s %5s %6s %9s %9s %7s  %s\n' module wall cpu RSS wall cpu RSS wall cpu frames answers
 for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin-v0.wasm.gz; do
 	src=fixtures/$fx
 	[ -f "$src" ] || continue
@@ -48,9 +51,9 @@ for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin
 	raw=""
 	case $fx in rust/*) raw=--no-demangle ;; esac
 	set -- $(measure "$tmp/llvm.out" "$llvm" --obj="$m" $raw)
-	lt=$1 lm=$2
+	lt=$1 lm=$2 lc=$3
 	set -- $(measure "$tmp/wasmdbg.out" "$tmp/wasmdbg" symbolize --module "$m" --code-offsets --addr-file - $raw)
-	wt=$1 wm=$2
+	wt=$1 wm=$2 wc=$3
 	# llvm keeps the line table's "././dlmalloc/src/malloc.c" and
 	# "core/src/../../stdarch/…"; wasmdbg cleans paths as Go's path.Clean.
 	awk '
@@ -90,6 +93,7 @@ for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin
 			if (diff) printf "%d lines differ", diff; else printf "identical"
 			if (named) printf " (+%d frames llvm leaves ??, named by wasmdbg)", named
 		}' "$tmp/llvm.clean")
-	ratio=$(awk -v a="$lt" -v b="$wt" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }')
-	printf '%-22s %8ss %8sKB %8ss %8sKB %7s %7s  %s\n' "$(basename "$m")" "$lt" "$lm" "$wt" "$wm" "$ratio" "$frames" "$same"
+	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
+	printf '%-22s %5ss %4ss %5dM %5ss %4ss %5dM %9s %9s %7s  %s\n' "$(basename "$m")" "$lt" "$lc" $((lm / 1024)) "$wt" "$wc" $((wm / 1024)) \
+		"$(ratio "$lt" "$wt")" "$(ratio "$lc" "$wc")" "$frames" "$same"
 done

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"sync"
-	"time"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
 	"github.com/wasmdbg/wasmdbg/tracer"
@@ -34,34 +33,37 @@ type FileOptions struct {
 
 // FileSource reads a proxy log through package tracer (every framing it
 // knows), or an NDJSON event file written by `wasmdbg trace --json`, and
-// hands the events to the UI in batches. A goroutine reads ahead by at
-// most a few batches, so memory stays bounded by what the UI keeps.
+// hands the events to the UI in batches. A goroutine decodes ahead of the
+// UI by at most maxAhead events, so memory stays bounded by what the UI
+// keeps; a followed log's events reach the UI as soon as they decode.
 type FileSource struct {
 	name string
 	r    io.Reader
 	opts FileOptions
 
 	once   sync.Once
-	ch     chan sourceItem
 	ctx    context.Context
 	cancel context.CancelFunc
 	closed sync.Once
+
+	mu    sync.Mutex
+	queue []tracer.Event
+	err   error
+	ended bool
+	data  chan struct{} // something was queued, or the input ended
+	room  chan struct{} // the UI took the queue
 }
 
-type sourceItem struct {
-	b   Batch
-	err error
-}
-
-// fileBatch is the number of events per batch when reading a file whole:
-// large enough that a million events cost a few hundred messages, small
-// enough that the first screen shows after a few milliseconds.
-const fileBatch = 8192
+// maxAhead bounds the events decoded but not yet taken by the UI; one
+// batch is at most this many events, so a million events make a few
+// hundred messages and the first screen shows after a few milliseconds.
+const maxAhead = 16384
 
 // NewFileSource returns a source reading r, which is called name.
 func NewFileSource(name string, r io.Reader, opts FileOptions) *FileSource {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &FileSource{name: name, r: r, opts: opts, ch: make(chan sourceItem, 2), ctx: ctx, cancel: cancel}
+	return &FileSource{name: name, r: r, opts: opts, ctx: ctx, cancel: cancel,
+		data: make(chan struct{}, 1), room: make(chan struct{}, 1)}
 }
 
 // Info describes the source.
@@ -69,17 +71,41 @@ func (s *FileSource) Info() Info {
 	return Info{Kind: KindFile, Name: s.name, Live: s.opts.Follow, Notice: s.opts.Notice, Module: s.opts.Module}
 }
 
-// Next returns the next batch of events; io.EOF at the end of the input.
+// Next returns the events decoded since the last call, waiting for some;
+// io.EOF at the end of the input.
 func (s *FileSource) Next(ctx context.Context) (Batch, error) {
 	s.once.Do(func() { go s.read() })
-	select {
-	case it, ok := <-s.ch:
-		if !ok {
-			return Batch{}, io.EOF
+	for {
+		s.mu.Lock()
+		if len(s.queue) > 0 {
+			b := Batch{Events: s.queue}
+			s.queue = nil
+			s.mu.Unlock()
+			signal(s.room)
+			return b, nil
 		}
-		return it.b, it.err
-	case <-ctx.Done():
-		return Batch{}, ctx.Err()
+		if s.ended {
+			err := s.err
+			s.err = io.EOF
+			s.mu.Unlock()
+			if err == nil {
+				err = io.EOF
+			}
+			return Batch{}, err
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.data:
+		case <-ctx.Done():
+			return Batch{}, ctx.Err()
+		}
+	}
+}
+
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
 	}
 }
 
@@ -101,42 +127,23 @@ func (s *FileSource) Close() error {
 }
 
 func (s *FileSource) read() {
-	defer close(s.ch)
 	br := bufio.NewReaderSize(s.r, 64<<10)
-	var batch []tracer.Event
-	last := time.Now()
-	send := func(block bool) bool {
-		if len(batch) == 0 {
-			return true
-		}
-		it := sourceItem{b: Batch{Events: batch}}
-		if block {
-			select {
-			case s.ch <- it:
-			case <-s.ctx.Done():
-				return false
-			}
-		} else {
-			select {
-			case s.ch <- it:
-			default:
-				return true // the UI is busy: keep gathering
-			}
-		}
-		batch, last = nil, time.Now()
-		return true
-	}
 	add := func(e *tracer.Event) error {
-		batch = append(batch, *e)
-		switch {
-		case len(batch) >= fileBatch:
-			if !send(true) {
+		for {
+			s.mu.Lock()
+			if len(s.queue) < maxAhead {
+				s.queue = append(s.queue, *e)
+				s.mu.Unlock()
+				signal(s.data)
+				return nil
+			}
+			s.mu.Unlock()
+			select {
+			case <-s.room:
+			case <-s.ctx.Done():
 				return s.ctx.Err()
 			}
-		case s.opts.Follow && time.Since(last) > 20*time.Millisecond, s.opts.Follow && len(batch) == 1:
-			send(false)
 		}
-		return nil
 	}
 	var err error
 	if isNDJSON(br) {
@@ -144,22 +151,26 @@ func (s *FileSource) read() {
 	} else {
 		_, err = tracer.Scan(br, tracer.Options{File: s.name}, add)
 	}
-	if !send(true) {
-		return
-	}
+	s.mu.Lock()
+	s.ended = true
 	if err != nil && !errors.Is(err, context.Canceled) {
-		select {
-		case s.ch <- sourceItem{err: err}:
-		case <-s.ctx.Done():
-		}
+		s.err = err
 	}
+	s.mu.Unlock()
+	signal(s.data)
 }
 
 // isNDJSON reports whether the input is the output of `wasmdbg trace
 // --json`: its first line is a JSON object with a "kind". Istio's JSON
 // logs are objects too, but have no "kind".
 func isNDJSON(br *bufio.Reader) bool {
-	b, _ := br.Peek(4096)
+	// Only what the first read brought: waiting for more would swallow
+	// the idle signal of a followed log (tracer.ErrIdle), which makes the
+	// tracer emit the record it holds.
+	if b, _ := br.Peek(1); len(b) == 0 {
+		return false
+	}
+	b, _ := br.Peek(min(br.Buffered(), 4096))
 	b = bytes.TrimLeft(b, " \t\r\n")
 	if len(b) == 0 || b[0] != '{' {
 		return false

@@ -323,20 +323,17 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 		}
 	}
 	i := end + 1
-	var fields [3][]byte
-	for k := range fields {
-		if i >= len(b) || b[i] != '[' {
-			return false
-		}
-		j := i + 1
-		for j < len(b) && b[j] != ']' {
-			j++
-		}
-		if j >= len(b) {
-			return false
-		}
-		fields[k] = b[i+1 : j]
-		i = j + 1
+	thread, i, ok := bracketField(b, i)
+	if !ok {
+		return false
+	}
+	level, i, ok := bracketField(b, i)
+	if !ok {
+		return false
+	}
+	logger, i, ok := bracketField(b, i)
+	if !ok {
+		return false
 	}
 	rest := b[i:]
 	if len(rest) > 0 {
@@ -347,7 +344,7 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 	}
 	l.framing = FramingEnvoy
 	l.time, l.nanos = ts, nanos
-	l.thread, l.level, l.logger = fields[0], fields[1], fields[2]
+	l.thread, l.level, l.logger = thread, level, logger
 	if len(rest) > 2 && rest[0] == '[' && !isDigit(rest[1]) && rest[1] != 'h' && rest[1] != 'v' {
 		if j := bytes.IndexByte(rest, ']'); j > 0 && isLocation(rest[1:j]) {
 			l.caller = rest[1:j]
@@ -361,6 +358,22 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 	return true
 }
 
+// bracketField reads "[field]" at b[i:] and returns the field and the
+// index after the ']'.
+func bracketField(b []byte, i int) (field []byte, next int, ok bool) {
+	if i >= len(b) || b[i] != '[' {
+		return nil, 0, false
+	}
+	j := i + 1
+	for j < len(b) && b[j] != ']' {
+		j++
+	}
+	if j >= len(b) {
+		return nil, 0, false
+	}
+	return b[i+1 : j], j + 1, true
+}
+
 // isLocation reports whether b looks like "%g:%#": a source path and a
 // line number ("source/extensions/common/wasm/wasm_vm.cc:39").
 func isLocation(b []byte) bool {
@@ -372,15 +385,10 @@ func isLocation(b []byte) bool {
 		return false
 	}
 	path := b[:i]
-	for _, c := range path {
-		if c == '/' || c == '.' {
-			return true
-		}
-		if c == ' ' {
-			return false
-		}
+	if bytes.HasPrefix(path, []byte("source/")) || bytes.HasPrefix(path, []byte("external/")) {
+		return true // Envoy's and Istio's sources
 	}
-	return false
+	return bytes.IndexByte(path, '/') >= 0 || bytes.IndexByte(path, '.') >= 0
 }
 
 // parseIstioText parses Istio's tab-separated format, and the same after a

@@ -66,7 +66,8 @@ type statThread struct {
 }
 
 type statOpen struct {
-	cb    *CallbackStats
+	cb    *CallbackStats // an open callback, or nil for a host call
+	host  *HostCallStats
 	start int64
 }
 
@@ -93,7 +94,9 @@ func (s *Stats) Add(r *Record) {
 	}
 	msg := r.Message
 	c := &s.call
-	ok, bad := ParseCall(msg, c)
+	// Names are validated once each, when first seen (see callback and
+	// hostCall).
+	ok, bad := parseCall(msg, c, false)
 	if !ok {
 		if bad != "" {
 			s.Malformed++
@@ -117,6 +120,10 @@ func (s *Stats) Add(r *Record) {
 	switch c.Direction {
 	case HostToVM:
 		cb := s.callback(c.Function)
+		if cb == nil {
+			s.Malformed++
+			return
+		}
 		cb.Count++
 		t := s.thread(r)
 		// A callback on top ended without its return line; on top of a host
@@ -142,20 +149,40 @@ func (s *Stats) Add(r *Record) {
 				o.cb.lat.add(now - o.start)
 			}
 			t.stack = t.stack[:i]
-			break
+			return
+		}
+		// No open call of that name: the name still has to be valid.
+		if s.callback(c.Function) == nil {
+			s.Malformed++
 		}
 	case VMToHost:
-		s.hostCall(c.Function).Count++
-		s.thread(r).push(statOpen{})
+		h := s.hostCall(c.Function)
+		if h == nil {
+			s.Malformed++
+			return
+		}
+		h.Count++
+		s.thread(r).push(statOpen{host: h})
 	case VMFromHost:
 		t := s.thread(r)
+		var h *HostCallStats
 		if n := len(t.stack); n > 0 && t.stack[n-1].cb == nil {
+			// The usual case: the return of the call just made, whose name
+			// was checked then.
+			if o := t.stack[n-1].host; o != nil && o.Name == string(c.Function) {
+				h = o
+			}
 			t.stack = t.stack[:n-1]
+		}
+		if h == nil {
+			if h = s.hostCall(c.Function); h == nil {
+				s.Malformed++
+				return
+			}
 		}
 		if len(c.Return) == 1 && c.Return[0] == '0' || string(c.Return) == "void" {
 			return
 		}
-		h := s.hostCall(c.Function)
 		if name, isStatus := resultMeaning(h.result, string(c.Return)); isStatus {
 			if h.Failed == nil {
 				h.Failed = map[string]int{}
@@ -211,6 +238,9 @@ func (s *Stats) callback(name []byte) *CallbackStats {
 	if cb, ok := s.Callbacks[string(name)]; ok {
 		return cb
 	}
+	if checkName(name, false) != "" {
+		return nil
+	}
 	key := string(name)
 	if len(s.Callbacks) >= maxStatNames {
 		key = "(other)"
@@ -226,6 +256,9 @@ func (s *Stats) callback(name []byte) *CallbackStats {
 func (s *Stats) hostCall(name []byte) *HostCallStats {
 	if h, ok := s.HostCalls[string(name)]; ok {
 		return h
+	}
+	if checkName(name, true) != "" {
+		return nil
 	}
 	key := string(name)
 	if len(s.HostCalls) >= maxStatNames {
@@ -569,7 +602,7 @@ func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
 			s.Add(r)
 		}
 	}
-	const batchSize = 2048
+	const batchSize = 256
 	full := make(chan *recBatch, 4)
 	free := make(chan *recBatch, 6)
 	for range cap(free) {

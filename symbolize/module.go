@@ -119,6 +119,8 @@ func New(name string, module []byte, opts Options) (*Module, error) {
 		if err := m.attachDebug(); err != nil {
 			return nil, err
 		}
+	} else if url := mod.ExternalDebugInfo; url != "" && len(mod.Custom(".debug_info")) == 0 {
+		m.attachExternal(url)
 	}
 	m.names = mod.Names.Funcs
 	if len(m.names) == 0 {
@@ -163,6 +165,30 @@ func (m *Module) attachDebug() error {
 	}
 	m.dbg = dbg
 	return nil
+}
+
+// attachExternal follows the module's external_debug_info section (the
+// debug file emscripten's -gseparate-dwarf and wasm-split name), looked up
+// beside the module. Unlike --debug-file it was not asked for, so a file
+// that is missing or does not match is a warning.
+func (m *Module) attachExternal(url string) {
+	p := strings.TrimPrefix(url, "file://")
+	if strings.Contains(p, "://") {
+		m.warn(fmt.Sprintf("%s: its debug file %s (external_debug_info) is remote; download it and pass --debug-file", m.name, url))
+		return
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(m.dir, filepath.FromSlash(p))
+	}
+	if _, err := os.Stat(p); err != nil {
+		m.warn(fmt.Sprintf("%s: its debug file %s (external_debug_info %q) is not there; pass --debug-file", m.name, p, url))
+		return
+	}
+	m.opts.DebugFile = p
+	if err := m.attachDebug(); err != nil {
+		m.opts.DebugFile = ""
+		m.warn(fmt.Sprintf("%s: external_debug_info: %v", m.name, err))
+	}
 }
 
 // codeDifference says how two code section payloads differ.

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -263,6 +264,85 @@ func TestDebugFileShiftedOffsets(t *testing.T) {
 		want, werr := debug.Lookup(off)
 		if err != nil || werr != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("at %s (+%d): %+v, %v; debug build at %s: %+v, %v", off, len(pad), got, err, off, want, werr)
+		}
+	}
+}
+
+// A module naming its debug file in external_debug_info (emscripten's
+// -gseparate-dwarf) gets it from beside itself; a missing or mismatched one
+// is a warning, not an error.
+func TestExternalDebugInfo(t *testing.T) {
+	stripped, err := os.ReadFile(fixturePath(t, "cpp-stripped"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, f := range []struct{ name, fixture string }{{"plugin.debug.wasm", "cpp"}, {"other.debug.wasm", "c"}} {
+		b, err := os.ReadFile(fixturePath(t, f.fixture))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, f.name), b, 0o644)
+	}
+	tests := []struct {
+		url    string
+		source loc.Source
+		warn   string
+	}{
+		{"plugin.debug.wasm", loc.SourceDWARF, ""},
+		{"missing.wasm", loc.SourceExport, "%[1]s: its debug file %[2]s/missing.wasm (external_debug_info \"missing.wasm\") is not there; pass --debug-file"},
+		{"https://example.com/p.debug.wasm", loc.SourceExport, "%[1]s: its debug file https://example.com/p.debug.wasm (external_debug_info) is remote; download it and pass --debug-file"},
+		{"other.debug.wasm", loc.SourceExport, "%[1]s: external_debug_info: debug file %[2]s/other.debug.wasm is not a build of the same code as %[1]s: their code sections differ in size (0x6477 and 0x3ec8 bytes); pass the debug file built together with this module"},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, "plugin.wasm")
+		os.WriteFile(p, appendCustom(stripped, "external_debug_info", uvarintString(tt.url)), 0o644)
+		var warns []string
+		m, err := Open(p, Options{Warn: func(s string) { warns = append(warns, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := m.Lookup(loc.ModuleOffset(0x10b5))
+		if err != nil || fs[len(fs)-1].Source != tt.source {
+			t.Errorf("%s: %+v, %v; want an answer from %s", tt.url, fs, err, tt.source)
+		}
+		if tt.warn != "" {
+			if want := fmt.Sprintf(tt.warn, p, dir); len(warns) == 0 || warns[0] != want {
+				t.Errorf("%s: warnings %q\nwant %q", tt.url, warns, want)
+			}
+		}
+	}
+}
+
+// Lookups from many goroutines at once (tracer and replay share a Module)
+// agree with lookups from one: run with -race.
+func TestConcurrentLookups(t *testing.T) {
+	m, _ := openFixture(t, "cpp", Options{})
+	offs := spread(m, 2000)
+	want := make([][]Frame, len(offs))
+	done := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for i := g; i < len(offs); i += 4 {
+				fs, err := m.Lookup(offs[i])
+				if err != nil {
+					done <- err
+					return
+				}
+				want[i] = fs
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	single, _ := openFixture(t, "cpp", Options{})
+	for i, o := range offs {
+		if fs, _ := single.Lookup(o); !reflect.DeepEqual(fs, want[i]) {
+			t.Fatalf("%s: concurrent %+v, alone %+v", o, want[i], fs)
 		}
 	}
 }

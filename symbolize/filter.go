@@ -26,18 +26,20 @@ import (
 // A name is printed when it differs from the one on the frame line. The
 // frame shapes are Envoy's V8 in-VM backtrace ("  0:  0xdbd - name",
 // proxy-wasm-cpp-host src/v8/v8.cc getFailMessage), wasmtime's
-// ("  0:   0x1234 - module!name") — both module offsets — and wazero's
-// "wasm stack trace:" frames ("\t.name(i32) i32", no offset: the function's
-// declaration is added). Frames inside Istio's JSON log records, where the
+// ("  0:   0x1234 - module!name"), V8's JavaScript stack frames ("at name
+// (wasm://wasm/…:wasm-function[N]:0xOFF)") — all module offsets — and
+// wazero's "wasm stack trace:" frames ("\t.name(i32) i32", no offset: the
+// function's declaration is added). Frames inside Istio's JSON log records, where the
 // backtrace is one JSON string with "\n" escapes, get their additions
 // inside that string, escaped, so the record stays valid JSON.
 //
 // Each line is written as soon as it is read (and flushed when no more
 // input is waiting), so `kubectl logs -f | wasmdbg symbolize` follows a
-// live stream. Frames whose offset the module cannot place add nothing;
-// the first such mismatch, and a frame name that differs from the
-// module's, are reported once through Options.Warn: the log may come from
-// another build.
+// live stream. Frames whose offset the module cannot place add nothing.
+// The first such frame, and the first whose printed name is not the
+// module's, are reported through Options.Warn (the log may come from
+// another build); later ones are not, so a long stream from another build
+// does not drown its reader.
 func (m *Module) Filter(r io.Reader, w io.Writer) error {
 	f := filter{m: m, w: bufio.NewWriterSize(w, 64<<10)}
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -79,6 +81,8 @@ type filter struct {
 	w      *bufio.Writer
 	lineNo int
 	wazero bool // inside a wazero "wasm stack trace:"
+	// warned* are set once a mismatch of that kind has been reported.
+	warnedOffset, warnedName bool
 }
 
 var (
@@ -214,12 +218,16 @@ func linePrefix(p string) string {
 func (f *filter) resolve(off loc.ModuleOffset, printed string) ([]Frame, bool) {
 	frames, err := f.m.Lookup(off)
 	if err != nil {
-		f.m.warn(fmt.Sprintf("line %d: %v: is %s the module that produced this log?", f.lineNo, err, f.m.name))
+		if !f.warnedOffset {
+			f.warnedOffset = true
+			f.m.warn(fmt.Sprintf("line %d: %v: is %s the module that produced this log? (later frames like this are not reported)", f.lineNo, err, f.m.name))
+		}
 		return nil, false
 	}
 	idx, _ := f.m.FuncIndex(off)
-	if !f.m.namedAs(idx, printed) {
-		f.m.warn(fmt.Sprintf("line %d: the frame at %s names %q, but function %d of %s is %q: the log may come from another build", f.lineNo, off, printed, idx, f.m.name, f.m.NameOf(idx).Name()))
+	if !f.warnedName && !f.m.namedAs(idx, printed) {
+		f.warnedName = true
+		f.m.warn(fmt.Sprintf("line %d: the frame at %s names %q, but function %d of %s is %q: the log may come from another build (later frames like this are not reported)", f.lineNo, off, printed, idx, f.m.name, f.m.NameOf(idx).Name()))
 	}
 	return frames, true
 }

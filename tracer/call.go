@@ -3,6 +3,7 @@ package tracer
 import (
 	"bytes"
 	"strconv"
+	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
@@ -247,9 +248,17 @@ func splitArgs(args []byte) []Number {
 	if len(args) == 0 {
 		return nil
 	}
+	// One string for all arguments, sliced: two allocations per call.
+	all := string(args)
 	out := make([]Number, 0, bytes.Count(args, []byte(", "))+1)
-	eachArg(args, func(_ int, a []byte) { out = append(out, Number(a)) })
-	return out
+	for {
+		i := strings.Index(all, ", ")
+		if i < 0 {
+			return append(out, Number(all))
+		}
+		out = append(out, Number(all[:i]))
+		all = all[i+2:]
+	}
 }
 
 // wordValue reads a printed i32 or i64 as the bit pattern the VM passed.
@@ -311,7 +320,11 @@ func decodeArgs(params []abi.Param, args []Number) []Arg {
 			out = append(out, Arg{Name: p.Name, Value: string(a)})
 			continue
 		}
-		out = append(out, Arg{Name: p.Name, Value: kindValue(p.Kind, p.Type, v)})
+		val := string(a) // plain numbers as printed, when printed unsigned
+		if k := p.Kind; k != abi.KindNumber && k != abi.KindSize && k != abi.KindContextID || a[0] == '-' {
+			val = kindValue(p.Kind, p.Type, v)
+		}
+		out = append(out, Arg{Name: p.Name, Value: val})
 	}
 	return out
 }

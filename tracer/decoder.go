@@ -126,6 +126,9 @@ type Decoder struct {
 	lastPanic   panicRef
 	pendingSigs []Event
 	contexts    []*Context
+	lastThread  *threadState
+	lastTime    []byte // the last record's raw time and its rendering
+	lastTimeStr string
 	ctxIndex    map[ctxKey]*Context
 }
 
@@ -300,6 +303,15 @@ func (d *Decoder) timeString(r *Record) string {
 	if len(t) == 0 {
 		return ""
 	}
+	if string(t) == string(d.lastTime) {
+		return d.lastTimeStr
+	}
+	d.lastTime = append(d.lastTime[:0], t...)
+	d.lastTimeStr = renderTime(t)
+	return d.lastTimeStr
+}
+
+func renderTime(t []byte) string {
 	if len(t) >= 19 && (t[10] == ' ' || t[4] == '/') {
 		b := make([]byte, len(t), len(t)+1)
 		copy(b, t)
@@ -338,13 +350,18 @@ func normLevel(b []byte) string {
 }
 
 func (d *Decoder) thread(r *Record) *threadState {
+	if t := d.lastThread; t != nil && t.thread == string(r.Thread) && t.origin == string(r.Origin) {
+		return t
+	}
 	key := string(r.Origin) + "\x00" + string(r.Thread)
 	if t, ok := d.threads[key]; ok {
+		d.lastThread = t
 		return t
 	}
 	t := &threadState{origin: d.str(r.Origin), thread: d.str(r.Thread), contexts: map[uint32]uint32{}}
 	d.threads[key] = t
 	d.order = append(d.order, t)
+	d.lastThread = t
 	return t
 }
 

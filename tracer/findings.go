@@ -110,7 +110,7 @@ func (d *Decoder) checkCall(r *Record, t *threadState, n *Call, hf *abi.HostFunc
 	switch {
 	case outgoingCalls[name] && (cb.Function == "proxy_on_vm_start" || cb.Function == "proxy_on_configure"):
 		report(FindingHTTPCallDuringStart,
-			fmt.Sprintf("%s called from %s: plugin start-up runs on the main thread for the base VM and a throw-away canary clone, before the worker VMs that will serve the response exist", n.Function, cb.Function),
+			fmt.Sprintf("%s called from %s: plugin start-up also runs in a throw-away canary clone of the VM and, for the base VM, on the main thread, so the response may reach a VM that is gone or never serves traffic", n.Function, cb.Function),
 			"set a tick period in proxy_on_configure and make the call from proxy_on_tick (Go SDK: DispatchHttpCall from OnTick, not OnPluginStart)")
 	case hasMap && requestCallbacks[cb.Function] && (mapType == abi.HttpResponseHeaders || mapType == abi.HttpResponseTrailers) &&
 		(headerMapReads[name] || headerMapWrites[name]):

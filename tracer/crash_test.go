@@ -56,6 +56,10 @@ func TestParseCrash(t *testing.T) {
 		in:   "[wasm] Uncaught RuntimeError: unreachable\nBacktrace:\n\t0: func 45 @ 0x0047\n\t1: proxy_on_response_headers @ 0x001a",
 		want: `{"Callback":"proxy_on_response_headers","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x0047","offset_kind":"function","function":"func 45"},{"index":1,"offset":"0x001a","offset_kind":"function","function":"proxy_on_response_headers"}]}`,
 	}, {
+		name: "apisix wasm-nginx-module on wasmtime",
+		in:   "failed to call function: error while executing at wasm backtrace:\n    0: 0x5a1 - <unknown>!proxy_on_http_request_headers\n\nCaused by:\n    wasm trap: out of bounds memory access",
+		want: `{"Callback":"","Message":"wasm trap: out of bounds memory access","Runtime":"wasmtime","Frames":[{"index":0,"offset":"0x5a1","function":"proxy_on_http_request_headers","module":"\u003cunknown\u003e"}]}`,
+	}, {
 		name: "envoy --log-format-escaped",
 		in:   `Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x1 - tick`,
 		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x1","function":"tick"}]}`,

@@ -95,7 +95,22 @@ func decodePairs(b []byte) (hs []Header, ok bool) {
 // and a read returns the first value (Envoy source/extensions/common/wasm/
 // context.cc).
 type headerMap struct {
-	h []Header
+	h      []Header
+	shared bool // h belongs to someone else (the capture): copy before writing
+}
+
+// share makes the map read hs in place until its first write.
+func (m *headerMap) share(hs []Header) {
+	m.h, m.shared = hs, true
+}
+
+// own copies a shared slice before a write, leaving room to add.
+func (m *headerMap) own() {
+	if m.shared {
+		h := make([]Header, len(m.h), len(m.h)+4)
+		copy(h, m.h)
+		m.h, m.shared = h, false
+	}
 }
 
 func newHeaderMap(hs []Header) *headerMap {
@@ -106,6 +121,10 @@ func newHeaderMap(hs []Header) *headerMap {
 
 // reset replaces the content with a copy of hs, reusing storage.
 func (m *headerMap) reset(hs []Header) {
+	m.shared = false
+	if cap(m.h) < len(hs) {
+		m.h = make([]Header, 0, len(hs)+4) // room for the plugin's additions
+	}
 	m.h = append(m.h[:0], hs...)
 }
 
@@ -147,10 +166,12 @@ func equalFoldASCII(name string, key []byte) bool {
 }
 
 func (m *headerMap) add(key, value string) {
+	m.own()
 	m.h = append(m.h, Header{Name: lower(key), Value: value})
 }
 
 func (m *headerMap) remove(key string) {
+	m.own()
 	key = lower(key)
 	out := m.h[:0]
 	for _, h := range m.h {
@@ -164,6 +185,7 @@ func (m *headerMap) remove(key string) {
 // replace sets key to value: the first entry is overwritten and the other
 // entries of the key removed; a missing key is added (Envoy setCopy).
 func (m *headerMap) replace(key, value string) {
+	m.own()
 	key = lower(key)
 	found := false
 	out := m.h[:0]
@@ -185,6 +207,9 @@ func (m *headerMap) replace(key, value string) {
 
 // setPairs removes every key, then adds hs (Envoy setHeaderMapPairs).
 func (m *headerMap) setPairs(hs []Header) {
+	if m.shared {
+		m.h, m.shared = make([]Header, 0, len(hs)), false
+	}
 	m.h = m.h[:0]
 	for _, h := range hs {
 		m.add(h.Name, h.Value)

@@ -46,6 +46,16 @@ type ExpectationResult struct {
 	Got  string `json:"got,omitempty"`
 }
 
+// defaultSources are the client addresses of streams whose capture gives
+// none: 127.0.0.1 with ports 40000 and up, one per stream, reused every 64.
+var defaultSources = func() []string {
+	out := make([]string, 64)
+	for i := range out {
+		out[i] = "127.0.0.1:" + strconv.Itoa(40000+i)
+	}
+	return out
+}()
+
 // maxTicks bounds the ticks one replay fires, so a 1 ms tick period over a
 // long capture cannot run away.
 const maxTicks = 10000
@@ -255,10 +265,15 @@ func (vm *VM) deleteRoot() {
 
 // streamInfo builds the stream info Envoy would have.
 func (r *runner) streamInfo(cs *CaptureStream, idx int) *StreamInfo {
-	info := &StreamInfo{Source: cs.Connection.Source, Destination: cs.Connection.Destination,
+	return r.fillStreamInfo(&StreamInfo{}, cs, idx)
+}
+
+func (r *runner) fillStreamInfo(info *StreamInfo, cs *CaptureStream, idx int) *StreamInfo {
+	*info = StreamInfo{Source: cs.Connection.Source, Destination: cs.Connection.Destination,
 		Protocol: cs.Connection.Protocol, StartTime: r.clock.UnixNano(), ConnectionID: uint64(idx + 1)}
 	if info.Source == "" {
-		info.Source = "127.0.0.1:" + strconv.Itoa(40000+idx%20000)
+		// A client port per stream, as a real client would use.
+		info.Source = defaultSources[idx%len(defaultSources)]
 	}
 	if info.Destination == "" {
 		info.Destination = "127.0.0.1:10000"
@@ -384,17 +399,17 @@ func (r *runner) destroy(c *hostContext, withLog bool) {
 }
 
 // waitResume gives a stopped stream the chance to be resumed by a tick
-// (a plugin that waits for a timer); stopped reports whether it still is.
-func (r *runner) waitResume(stopped func() bool) bool {
+// (a plugin that waits for a timer); it reports whether *stopped still is.
+func (r *runner) waitResume(stopped *bool) bool {
 	vm := r.vm
-	if !stopped() || vm.tickPeriod == 0 {
-		return stopped()
+	if !*stopped || vm.tickPeriod == 0 {
+		return *stopped
 	}
 	deadline := r.clock.UnixNano() + int64(stallWait)
-	for stopped() && vm.tickPeriod > 0 && vm.nextTick <= deadline && !vm.failed && vm.ticks < maxTicks {
+	for *stopped && vm.tickPeriod > 0 && vm.nextTick <= deadline && !vm.failed && vm.ticks < maxTicks {
 		r.clock.AdvanceTo(vm.nextTick)
 		vm.nextTick += int64(vm.tickPeriod)
 		vm.onTick()
 	}
-	return stopped()
+	return *stopped
 }

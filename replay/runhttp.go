@@ -14,8 +14,12 @@ import (
 func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	vm := r.vm
 	req := cs.Request
-	st := &Stream{Index: idx, ID: cs.ID, Kind: "http", Method: headerValue(req.Headers, ":method"), Path: headerValue(req.Headers, ":path")}
-	st.info = r.streamInfo(cs, idx)
+	// One allocation for everything a stream keeps: this runs per request.
+	mem := &httpAlloc{}
+	st := &mem.stream
+	*st = Stream{Index: idx, ID: cs.ID, Kind: "http", Method: headerValue(req.Headers, ":method"), Path: headerValue(req.Headers, ":path"),
+		Callbacks: mem.callbacks[:0]}
+	st.info = r.fillStreamInfo(&mem.info, cs, idx)
 	resp := cs.Response
 	if resp == nil {
 		resp = &HTTPMessage{Headers: []Header{{":status", "200"}}}
@@ -35,8 +39,9 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		return st
 	}
 
-	c := vm.newContext(kindHTTP, vm.rootCtx.id)
-	h := &httpStream{vm: vm, ctx: c, stream: st}
+	c := vm.newContextIn(&mem.ctx, kindHTTP, vm.rootCtx.id)
+	h := &mem.http
+	*h = httpStream{vm: vm, ctx: c, stream: st, mem: mem}
 	c.http = h
 	st.ContextID = c.id
 	vm.activeStream = st
@@ -45,7 +50,8 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	// decodeHeaders
 	r.onCreate(c)
 	h.decoding = true
-	h.reqHeaders = newHeaderMap(lowerAll(req.Headers))
+	h.reqHeaders = &mem.reqHeaders
+	h.reqHeaders.share(lowerAll(req.Headers))
 	h.reqHeadersOn = true
 	eos := len(req.Body) == 0 && len(req.Trailers) == 0
 	h.endOfStream = eos
@@ -60,7 +66,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	if h.reqStopped && h.localReply == nil && h.reset == "" {
 		// Stopped at the headers (StopAll…): Envoy holds the body until
 		// the plugin resumes; only a tick can still do that.
-		r.waitResume(func() bool { return h.reqStopped })
+		r.waitResume(&h.reqStopped)
 	}
 	if !h.reqStopped {
 		for i, chunk := range req.Body {
@@ -86,7 +92,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		}
 	}
 	h.decoding = false
-	if h.localReply == nil && h.reset == "" && r.waitResume(func() bool { return h.reqStopped }) {
+	if h.localReply == nil && h.reset == "" && r.waitResume(&h.reqStopped) {
 		st.Stalled = "the request never reached the upstream: " + h.reqStoppedBy + " and nothing resumed it (proxy_continue_stream)"
 	}
 
@@ -97,9 +103,12 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		r.encodeLocalReply(c, st, h)
 	case st.Stalled != "":
 	default:
-		st.UpstreamRequest = &Message{Headers: h.reqHeaders.clone(), Body: string(h.forwardedReqBody)}
+		// The maps are not written after this point (only the access log
+		// reads them): the result shares their storage.
+		st.UpstreamRequest = &mem.upstream
+		*st.UpstreamRequest = Message{Headers: h.reqHeaders.h, Body: string(h.forwardedReqBody)}
 		if h.reqTrailers != nil {
-			st.UpstreamRequest.Trailers = h.reqTrailers.clone()
+			st.UpstreamRequest.Trailers = h.reqTrailers.h
 		}
 		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(lowerAll(req.Headers), h.reqHeaders.h)
 		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
@@ -128,6 +137,22 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	}
 	return st
 }
+
+// httpAlloc holds what one HTTP stream needs, allocated at once.
+type httpAlloc struct {
+	stream      Stream
+	http        httpStream
+	ctx         hostContext
+	info        StreamInfo
+	upstream    Message
+	response    Message
+	reqHeaders  headerMap
+	respHeaders headerMap
+	callbacks   [6]CallbackRecord
+}
+
+// alloc returns the allocation the stream lives in.
+func (h *httpStream) alloc() *httpAlloc { return h.mem }
 
 func stopReason(cb string, kind abi.Result, action uint32) string {
 	return fmt.Sprintf("%s stopped iteration (%s)", cb, resultMeaning(kind, action))
@@ -224,7 +249,8 @@ func (r *runner) encodeData(c *hostContext, st *Stream, h *httpStream, data []by
 // trailers, as Envoy's encodeHeaders/encodeData/encodeTrailers do.
 func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Header, body []Chunk, trailers []Header) {
 	vm := r.vm
-	h.respHeaders = newHeaderMap(headers)
+	h.respHeaders = &h.alloc().respHeaders
+	h.respHeaders.share(headers)
 	original := headers
 	if c.created && !h.failReply {
 		h.respHeadersOn = true
@@ -276,13 +302,14 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	if h.localReply != nil && !h.localReplyEncoding {
 		return // sent during the response: the caller reports it
 	}
-	if r.waitResume(func() bool { return h.respStopped }) {
+	if r.waitResume(&h.respStopped) {
 		st.Stalled = "the response never reached the client: " + h.respStoppedBy + " and nothing resumed it (proxy_continue_stream)"
 		return
 	}
-	st.Response = &Message{Headers: h.respHeaders.clone(), Body: string(h.forwardedRespBody)}
+	st.Response = &h.alloc().response
+	*st.Response = Message{Headers: h.respHeaders.h, Body: string(h.forwardedRespBody)}
 	if h.respTrailers != nil {
-		st.Response.Trailers = h.respTrailers.clone()
+		st.Response.Trailers = h.respTrailers.h
 	}
 	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h)
 	st.ResponseBodyChanged = string(joinChunks(body)) != st.Response.Body
@@ -322,15 +349,20 @@ func localReplyMessage(lr *LocalReply) *Message {
 	return m
 }
 
+// lowerAll returns hs with lower-cased names; hs itself when they already
+// are (the usual case: HTTP/2 and captures write them so).
 func lowerAll(hs []Header) []Header {
-	if hs == nil {
-		return nil
-	}
-	out := make([]Header, len(hs))
 	for i, h := range hs {
-		out[i] = Header{Name: lower(h.Name), Value: h.Value}
+		if lower(h.Name) != h.Name {
+			out := make([]Header, len(hs))
+			copy(out, hs[:i])
+			for j := i; j < len(hs); j++ {
+				out[j] = Header{Name: lower(hs[j].Name), Value: hs[j].Value}
+			}
+			return out
+		}
 	}
-	return out
+	return hs
 }
 
 func joinChunks(cs []Chunk) []byte {
@@ -342,29 +374,44 @@ func joinChunks(cs []Chunk) []byte {
 }
 
 // diffHeaders returns the entries of after that are not in before (added or
-// changed) and those of before that are gone.
+// changed) and those of before that are gone. Header lists are short: a
+// quadratic scan is cheaper than maps.
 func diffHeaders(before, after []Header) (added, removed []Header) {
-	count := map[Header]int{}
-	for _, h := range before {
-		count[h]++
+	if len(before) == len(after) {
+		same := true
+		for i := range before {
+			if before[i] != after[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return nil, nil
+		}
+	}
+	var small [64]bool
+	var used []bool
+	if len(before) <= len(small) {
+		used = small[:len(before)]
+	} else {
+		used = make([]bool, len(before))
 	}
 	for _, h := range after {
-		if count[h] > 0 {
-			count[h]--
-			continue
+		found := false
+		for i := range before {
+			if !used[i] && before[i] == h {
+				used[i], found = true, true
+				break
+			}
 		}
-		added = append(added, h)
-	}
-	seen := map[Header]int{}
-	for _, h := range after {
-		seen[h]++
-	}
-	for _, h := range before {
-		if seen[h] > 0 {
-			seen[h]--
-			continue
+		if !found {
+			added = append(added, h)
 		}
-		removed = append(removed, h)
+	}
+	for i, h := range before {
+		if !used[i] {
+			removed = append(removed, h)
+		}
 	}
 	return added, removed
 }

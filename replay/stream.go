@@ -155,6 +155,7 @@ type httpStream struct {
 	vm     *VM
 	ctx    *hostContext
 	stream *Stream
+	mem    *httpAlloc // what the stream's state is allocated in
 
 	reqHeaders, reqTrailers, respHeaders, respTrailers         *headerMap
 	reqHeadersOn, reqTrailersOn, respHeadersOn, respTrailersOn bool

@@ -459,6 +459,11 @@ func (vm *VM) Close(ctx context.Context) error {
 // newContext allocates a context id as cpp-host does (next_context_id_,
 // never reused) and registers the context.
 func (vm *VM) newContext(kind ctxKind, parent uint32) *hostContext {
+	return vm.newContextIn(&hostContext{}, kind, parent)
+}
+
+// newContextIn is newContext with the context's storage given.
+func (vm *VM) newContextIn(c *hostContext, kind ctxKind, parent uint32) *hostContext {
 	id := vm.nextContextID
 	for {
 		if _, used := vm.contexts[id]; !used && id != 0 {
@@ -467,7 +472,7 @@ func (vm *VM) newContext(kind ctxKind, parent uint32) *hostContext {
 		id++
 	}
 	vm.nextContextID = id + 1
-	c := &hostContext{id: id, parentID: parent, kind: kind}
+	*c = hostContext{id: id, parentID: parent, kind: kind}
 	if kind == kindRoot {
 		c.root = c
 	} else if p := vm.contexts[parent]; p != nil {

@@ -24,8 +24,8 @@ type Endpoint struct {
 	Timeout time.Duration // per admin request; admin.DefaultTimeout when 0
 
 	// Kube opens Kubernetes connections for Pod; nil means the real
-	// client-go implementation.
-	Kube KubeOpener
+	// client-go implementation (NewKube), made by Resolve.
+	Kube KubeOpener `json:"-"`
 }
 
 // DefaultAdminPort is the admin port of Istio's sidecars and gateways.
@@ -82,6 +82,7 @@ func (e Endpoint) Resolve(ctx context.Context) (Endpoint, error) {
 	if err != nil {
 		return e, err
 	}
+	e.Kube = kube
 	if e.Namespace == "" {
 		e.Namespace = kube.DefaultNamespace()
 	}
@@ -102,7 +103,7 @@ func (e Endpoint) Connect(ctx context.Context) (*admin.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	addr, stop, err := kube.PortForward(ctx, e.Namespace, e.Pod, e.adminPort())
+	addr, _, stop, err := kube.PortForward(ctx, e.Namespace, e.Pod, e.adminPort())
 	if err != nil {
 		return nil, nil, fmt.Errorf("port-forward to %s/%s:%d: %w", e.Namespace, e.Pod, e.adminPort(), err)
 	}
@@ -129,7 +130,7 @@ func (e Endpoint) kube() (KubeOpener, error) {
 	if e.Kube != nil {
 		return e.Kube, nil
 	}
-	return nil, errors.New("no kubernetes client")
+	return NewKube(KubeConfig{Kubeconfig: e.Kubeconfig, Context: e.Context, Namespace: e.Namespace})
 }
 
 // ParseChanges reads level changes as a user types them: "wasm=trace",

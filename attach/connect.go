@@ -75,7 +75,7 @@ func (e Endpoint) clientOpts() []admin.Option {
 // Resolve fills in what the user left to kubeconfig (the namespace of the
 // current context) so that Target names the pod exactly.
 func (e Endpoint) Resolve(ctx context.Context) (Endpoint, error) {
-	if e.Pod == "" {
+	if e.Admin != "" {
 		return e, nil
 	}
 	kube, err := e.kube()

@@ -53,6 +53,7 @@ func (p Pod) HasContainer(name string) bool {
 
 // PodEvent is a change in the set of pods a selector matches.
 type PodEvent struct {
-	Pod  Pod
-	Gone bool // deleted, or no longer matches or runs
+	Pod     Pod
+	Gone    bool // deleted, or no longer matches or runs
+	Initial bool // the pod was there when the watch started
 }

@@ -252,9 +252,10 @@ func (k *Kube) WatchPods(ctx context.Context, namespace, selector string) (<-cha
 	go func() {
 		defer close(ch)
 		known := map[string]Pod{}
+		initial := true
 		send := func(p Pod, gone bool) bool {
 			select {
-			case ch <- PodEvent{Pod: p, Gone: gone}:
+			case ch <- PodEvent{Pod: p, Gone: gone, Initial: initial}:
 				return true
 			case <-ctx.Done():
 				return false
@@ -288,6 +289,7 @@ func (k *Kube) WatchPods(ctx context.Context, namespace, selector string) (<-cha
 		if !sync(list.Items) {
 			return
 		}
+		initial = false
 		rv := list.ResourceVersion
 		for ctx.Err() == nil {
 			w, err := pods.Watch(ctx, metav1.ListOptions{LabelSelector: selector, ResourceVersion: rv, AllowWatchBookmarks: true})

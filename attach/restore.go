@@ -332,8 +332,8 @@ func Restore(ctx context.Context, connect Connector, store Store, m *Marker, r R
 	return nil, fmt.Errorf("restore %s: %w; the marker %s stays, run wasmdbg level --restore when the proxy is reachable", m.Target, last, m.file)
 }
 
-// Session holds the levels one wasmdbg process raised, and restores them.
-type Session struct {
+// Raised holds the levels one wasmdbg process raised, and restores them.
+type Raised struct {
 	connect Connector
 	store   Store
 	marker  *Marker
@@ -347,7 +347,7 @@ type Session struct {
 // died) is restored first, so the levels recorded are the original ones;
 // what it restored is returned. A marker whose process still runs is an
 // error: two sessions would restore over each other.
-func Raise(ctx context.Context, connect Connector, store Store, t Target, want []admin.Logger) (*Session, []Outcome, error) {
+func Raise(ctx context.Context, connect Connector, store Store, t Target, want []admin.Logger) (*Raised, []Outcome, error) {
 	var stale []Outcome
 	old, err := store.Load(t)
 	if err != nil {
@@ -385,7 +385,7 @@ func Raise(ctx context.Context, connect Connector, store Store, t Target, want [
 		m.Changes = append(m.Changes, Change{Logger: w.Name, From: now, To: w.Level})
 		set = append(set, w)
 	}
-	s := &Session{connect: connect, store: store, marker: m, retry: DefaultRetry}
+	s := &Raised{connect: connect, store: store, marker: m, retry: DefaultRetry}
 	if len(set) == 0 {
 		s.done = true
 		return s, stale, nil
@@ -423,14 +423,14 @@ func UnknownLogger(name string, cur admin.Loggers) error {
 }
 
 // Changes are the level changes the session made.
-func (s *Session) Changes() []Change { return s.marker.Changes }
+func (s *Raised) Changes() []Change { return s.marker.Changes }
 
 // Marker is the session's marker (its file is empty when nothing changed).
-func (s *Session) Marker() *Marker { return s.marker }
+func (s *Raised) Marker() *Marker { return s.marker }
 
 // Restore puts the levels back (once; later calls do nothing) with retries
 // through dropped connections.
-func (s *Session) Restore(ctx context.Context) ([]Outcome, error) {
+func (s *Raised) Restore(ctx context.Context) ([]Outcome, error) {
 	if s.done {
 		return nil, nil
 	}
@@ -442,4 +442,4 @@ func (s *Session) Restore(ctx context.Context) ([]Outcome, error) {
 }
 
 // SetRetry changes how hard Restore tries (tests shorten it).
-func (s *Session) SetRetry(r Retry) { s.retry = r }
+func (s *Raised) SetRetry(r Retry) { s.retry = r }

@@ -287,3 +287,39 @@ func TestParseChanges(t *testing.T) {
 		}
 	}
 }
+
+func FuzzMarker(f *testing.F) {
+	f.Add([]byte(`{"version":1,"target":{"admin":"http://127.0.0.1:15000"},"pid":12,"started":"2025-10-14T09:00:00Z","changes":[{"logger":"wasm","from":"info","to":"debug"}]}`))
+	f.Add([]byte(`{"version":1,"changes":[{}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		store := Store{Dir: t.TempDir()}
+		tgt := Target{Admin: "x"}
+		if err := os.WriteFile(store.path(tgt), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m, err := store.Load(tgt)
+		if err == nil && m != nil {
+			for _, c := range m.Changes {
+				if c.From.Rank() < 0 || c.To.Rank() < 0 {
+					t.Fatalf("invalid change accepted: %+v", c)
+				}
+			}
+		}
+	})
+}
+
+func FuzzParseChanges(f *testing.F) {
+	f.Add("wasm=trace")
+	f.Add("http:warn")
+	f.Add("debug")
+	f.Fuzz(func(t *testing.T, s string) {
+		ls, err := ParseChanges(strings.Fields(s))
+		if err == nil {
+			for _, l := range ls {
+				if l.Level.Rank() < 0 || l.Name == "" {
+					t.Fatalf("bad change accepted: %+v", l)
+				}
+			}
+		}
+	})
+}

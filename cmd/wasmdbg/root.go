@@ -135,6 +135,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newLevelCmd(io),
 		newMetricsCmd(io),
 		newPluginsCmd(io),
+		newAttachCmd(io),
 		newTraceCmd(io),
 		newReplayCmd(io),
 		newDemoCmd(io),

@@ -220,7 +220,7 @@ func (m *Model) renderCrashes(w, h int) string {
 		if m.loading {
 			msg += " yet"
 		}
-		msg += fmt.Sprintf(" in %s events.", thousands(len(m.st.rows)))
+		msg += fmt.Sprintf(" in %s events.", thousands(m.st.rows.len()))
 		if m.st.counts[kVMFailure] > 0 {
 			msg += fmt.Sprintf(" %d VM failures: see Logs (3).", m.st.counts[kVMFailure])
 		}
@@ -291,7 +291,7 @@ func (m *Model) crashSummary(i, w int) string {
 		}
 	}
 	t := ""
-	if r := &m.st.rows[c.row]; r.time != 0 {
+	if r := m.st.at(c.row); r.time != 0 {
 		t = clock(r.time) + " "
 	}
 	trap := strings.TrimPrefix(trapShort(ev.Message), "Uncaught ")

@@ -57,7 +57,7 @@ type FileSource struct {
 // maxAhead bounds the events decoded but not yet taken by the UI; one
 // batch is at most this many events, so a million events make a few
 // hundred messages and the first screen shows after a few milliseconds.
-const maxAhead = 16384
+const maxAhead = 4096
 
 // NewFileSource returns a source reading r, which is called name.
 func NewFileSource(name string, r io.Reader, opts FileOptions) *FileSource {
@@ -132,6 +132,9 @@ func (s *FileSource) read() {
 		for {
 			s.mu.Lock()
 			if len(s.queue) < maxAhead {
+				if s.queue == nil {
+					s.queue = make([]tracer.Event, 0, 1024)
+				}
 				s.queue = append(s.queue, *e)
 				s.mu.Unlock()
 				signal(s.data)

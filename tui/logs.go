@@ -52,7 +52,7 @@ func (v *logsView) refilter(s *store) {
 }
 
 func (v *logsView) pass(s *store, ri int32) bool {
-	r := &s.rows[ri]
+	r := s.at(ri)
 	if v.minLevel != lvNone && rowLevel(r) < v.minLevel {
 		return false
 	}
@@ -175,7 +175,7 @@ func (m *Model) renderLogs(w, h int) string {
 // logText is one row of the Logs view.
 func (m *Model) logText(ri int32, w int) string {
 	st := m.st
-	r := &st.rows[ri]
+	r := st.at(ri)
 	t := strings.Repeat(" ", 12)
 	if r.time != 0 {
 		t = clock(r.time)
@@ -197,8 +197,8 @@ func (m *Model) logText(ri int32, w int) string {
 		name, _, _ := strings.Cut(st.names.str(r.name), " ")
 		msg = stFunc.Render(name) + " " + oneLine(st.text(r.text))
 	case kCrash:
-		c := &st.crashes[r.ref].ev
-		msg = stBad.Render("✗ "+oneLine(c.Message)) + stDim.Render(fmt.Sprintf(" (crash #%d)", r.ref+1))
+		c := &st.crashes[r.crash()].ev
+		msg = stBad.Render("✗ "+oneLine(c.Message)) + stDim.Render(fmt.Sprintf(" (crash #%d)", r.crash()+1))
 	case kVMFailure, kFinding:
 		msg = st.names.str(r.name) + ": " + oneLine(st.text(r.text))
 	default:
@@ -210,7 +210,7 @@ func (m *Model) logText(ri int32, w int) string {
 // renderLogLine shows one log row in full, wrapped.
 func (m *Model) renderLogLine(ri int32, w, h int) string {
 	st := m.st
-	r := &st.rows[ri]
+	r := st.at(ri)
 	e := st.event(ri)
 	var head []string
 	if e.Time != "" {

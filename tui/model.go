@@ -563,7 +563,7 @@ func (m *Model) viewUseful(v viewID) bool {
 
 func (m *Model) renderStatus(w int) string {
 	parts := []string{fmt.Sprintf("%s %s", m.info.Kind, m.info.Name)}
-	parts = append(parts, fmt.Sprintf("%s events", thousands(len(m.st.rows))))
+	parts = append(parts, fmt.Sprintf("%s events", thousands(m.st.rows.len())))
 	switch n := len(m.st.crashes); n {
 	case 1:
 		parts = append(parts, "1 crash")

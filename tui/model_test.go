@@ -84,11 +84,11 @@ func TestJumpCrashToCallbackAndBack(t *testing.T) {
 	if m.view != viewTimeline {
 		t.Fatalf("t from a crash: view %s, want Timeline", viewNames[m.view])
 	}
-	it := &m.st.tl.items[m.st.tl.visible[m.timeline.cur.pos]]
+	it := m.st.tl.at(m.st.tl.visible[m.timeline.cur.pos])
 	if it.flags&fCrash == 0 {
 		t.Fatalf("cursor on %+v, want the crash", it)
 	}
-	parent := &m.st.tl.items[it.parent]
+	parent := m.st.tl.at(it.parent)
 	if parent.flags&fTrapped == 0 || parent.flags&fExpanded == 0 {
 		t.Errorf("the callback that trapped is not marked trapped and expanded: %b", parent.flags)
 	}
@@ -117,7 +117,7 @@ func TestTimelineTree(t *testing.T) {
 		t.Fatalf("expanded: %d rows, want %d", got, top+3)
 	}
 	press(t, m, "down", "down", "down")
-	child := &tl.items[tl.visible[m.timeline.cur.pos]]
+	child := tl.at(tl.visible[m.timeline.cur.pos])
 	if child.flags&fBad == 0 {
 		t.Errorf("the NotFound host call is not marked bad")
 	}
@@ -153,7 +153,7 @@ func TestSearch(t *testing.T) {
 			name: "timeline reveals a host call inside a collapsed callback", keys: []string{"2"}, query: `"x-deny"`,
 			view: viewTimeline, status: `/"x-deny": match 1 of 1`,
 			check: func(m *Model) string {
-				return m.st.text(m.st.rows[m.st.tl.items[m.st.tl.visible[m.timeline.cur.pos]].open].extra)
+				return m.st.decoded(m.st.at(m.st.tl.at(m.st.tl.visible[m.timeline.cur.pos]).open))
 			},
 		},
 		{
@@ -347,7 +347,7 @@ func TestFollowLiveSource(t *testing.T) {
 	evs := scenario()
 	for i := 0; i < 30; i += 10 {
 		src.Push(evs[i : i+10]...)
-		waitFor(t, m, "a batch", func() bool { return len(m.st.rows) == i+10 })
+		waitFor(t, m, "a batch", func() bool { return m.st.rows.len() == i+10 })
 		if m.logs.cur.pos != len(m.logs.rows)-1 {
 			t.Fatalf("following: cursor %d of %d logs", m.logs.cur.pos, len(m.logs.rows))
 		}
@@ -358,7 +358,7 @@ func TestFollowLiveSource(t *testing.T) {
 	}
 	pos := m.logs.cur.pos
 	src.Push(evs[30:]...)
-	waitFor(t, m, "the last batch", func() bool { return len(m.st.rows) == len(evs) })
+	waitFor(t, m, "the last batch", func() bool { return m.st.rows.len() == len(evs) })
 	if m.logs.cur.pos != pos {
 		t.Errorf("paused, the cursor moved from %d to %d", pos, m.logs.cur.pos)
 	}
@@ -469,9 +469,9 @@ func TestReplayControl(t *testing.T) {
 		t.Fatalf("initial state %+v", m.replay.state)
 	}
 	press(t, m, "s")
-	waitFor(t, m, "the first callback's events", func() bool { return len(m.st.rows) == 6 })
-	if m.replay.state.Ran != 1 || m.replay.state.Next != "proxy_on_configure" || len(m.st.rows) != 6 {
-		t.Fatalf("after a step: %+v, %d events", m.replay.state, len(m.st.rows))
+	waitFor(t, m, "the first callback's events", func() bool { return m.st.rows.len() == 6 })
+	if m.replay.state.Ran != 1 || m.replay.state.Next != "proxy_on_configure" || m.st.rows.len() != 6 {
+		t.Fatalf("after a step: %+v, %d events", m.replay.state, m.st.rows.len())
 	}
 	scr := screen(m)
 	for _, want := range []string{"next: proxy_on_configure", "last: proxy_on_vm_start", "x-crash: panic", `x-bin: a\x00b`, "Request body (5 bytes)", "hello"} {
@@ -488,9 +488,9 @@ func TestReplayControl(t *testing.T) {
 		t.Errorf("metrics after each replay step: %+v", got)
 	}
 	press(t, m, "r")
-	waitFor(t, m, "the reset", func() bool { return len(m.st.rows) == 0 })
-	if len(m.st.rows) != 0 || len(m.st.crashes) != 0 || m.replay.state.Ran != 0 {
-		t.Errorf("restart: %d events, %d crashes, state %+v", len(m.st.rows), len(m.st.crashes), m.replay.state)
+	waitFor(t, m, "the reset", func() bool { return m.st.rows.len() == 0 })
+	if m.st.rows.len() != 0 || len(m.st.crashes) != 0 || m.replay.state.Ran != 0 {
+		t.Errorf("restart: %d events, %d crashes, state %+v", m.st.rows.len(), len(m.st.crashes), m.replay.state)
 	}
 }
 

@@ -103,7 +103,7 @@ func (m *Model) domainLen() int {
 	case viewCrashes:
 		return len(m.st.crashes)
 	case viewTimeline:
-		return len(m.st.tl.items)
+		return m.st.tl.len()
 	case viewLogs:
 		return len(m.logs.rows)
 	}
@@ -134,7 +134,7 @@ func (m *Model) domainMatch(mt matcher, i int) bool {
 		}
 		return false
 	case viewTimeline:
-		it := &st.tl.items[i]
+		it := st.tl.at(int32(i))
 		if m.rowMatch(mt, it.open) {
 			return true
 		}
@@ -147,13 +147,13 @@ func (m *Model) domainMatch(mt matcher, i int) bool {
 
 func (m *Model) rowMatch(mt matcher, ri int32) bool {
 	st := m.st
-	r := &st.rows[ri]
+	r := st.at(ri)
 	if r.kind == kCrash {
-		c := &st.crashes[r.ref].ev
+		c := &st.crashes[r.crash()].ev
 		return mt.in(c.Callback) || mt.in(c.Message) || mt.in(c.PanicText)
 	}
 	return mt.in(st.names.str(r.name)) || mt.inBytes(st.bytes(r.text)) ||
-		mt.inBytes(st.bytes(r.extra)) || mt.in(st.names.str(r.status))
+		mt.inBytes(st.decodedBytes(r)) || mt.in(st.small.str(uint32(r.status)))
 }
 
 // domainCursor is the domain element under the cursor.

@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"bytes"
+	"strconv"
 	"strings"
 	"time"
 
@@ -8,15 +10,18 @@ import (
 	"github.com/wasmdbg/wasmdbg/tracer"
 )
 
-// store keeps every event the UI has seen, compactly: a fixed-size row per
-// event, the repeated strings (function names, statuses, plugins, threads)
-// interned once, and the rest of the text in one byte arena. A million
-// wasm:trace events take well under the size of the log they came from,
+// store keeps every event the UI has seen, compactly: a 48-byte row per
+// event in fixed-size chunks (no doubling copies, no slack beyond one
+// chunk), the repeated strings (function names, statuses, plugins,
+// threads) interned once, short texts that repeat (arguments, decoded
+// arguments) stored once, and the rest in a chunked byte arena. A million
+// wasm:trace events take about half the size of the log they came from,
 // and a tracer.Event is rebuilt only for the rows on screen.
 type store struct {
-	rows  []row
-	arena []byte
-	names interner
+	rows  chunked[row]
+	arena arena
+	names interner // functions, plugins, reasons, callbacks
+	small interner // statuses, actions, runtimes, threads: at most 65535
 
 	crashes []crash
 	// logs lists the rows the Logs view shows, in order.
@@ -26,36 +31,123 @@ type store struct {
 
 	tl timeline
 
-	counts [numKinds]int
+	counts  [numKinds]int
+	buf     []byte // scratch for add
+	scratch []byte // scratch for decodedBytes
 }
 
-// row is one event. Which fields mean what depends on the kind:
+// row is one event, 40 bytes. A call's duration comes from the times of
+// its two lines (tracer's DurationNS is the same difference). Which fields mean what depends on the kind:
 //
 //	call        name=function, text=args or return value, extra=decoded or
 //	            annotation, status=status or action
 //	plugin_log  name=plugin, text=message
 //	other       text=message
-//	crash       name=callback, status=runtime, ref=index in crashes
+//	crash       name=callback, status=runtime, extra.off=index in crashes
 //	vm_failure  name=reason, text=message, extra=hint
 //	finding     name=reason, text=message, extra=hint
 type row struct {
 	time   int64 // Unix nanoseconds, 0 when the source gave no time
-	dur    int64 // a return's DurationNS, when the source measured it
 	text   span
 	extra  span
 	line   int32
-	ctx    uint32 // context id + 1; 0 when none
 	name   uint32
-	status uint32
-	thread uint32 // interned origin + thread: thread ids are per proxy
-	ref    int32
+	status uint16
+	thread uint16 // interned origin + thread: thread ids are per proxy
 	kind   kindCode
 	dir    dirCode
 	level  level
 }
 
+// crash is the index in store.crashes of a crash row.
+func (r *row) crash() int { return int(r.extra.off) }
+
 // span is a piece of the arena.
 type span struct{ off, n uint32 }
+
+// chunkBits sets the rows and items per chunk (65536).
+const chunkBits = 16
+
+// chunked is an append-only slice stored in fixed-size chunks: growing it
+// never copies, and pointers to its elements stay valid.
+type chunked[T any] struct {
+	chunks [][]T
+	n      int
+}
+
+func (c *chunked[T]) at(i int32) *T {
+	return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)]
+}
+
+func (c *chunked[T]) add(v T) int32 {
+	if c.n&(1<<chunkBits-1) == 0 {
+		c.chunks = append(c.chunks, make([]T, 0, 1<<chunkBits))
+	}
+	last := &c.chunks[len(c.chunks)-1]
+	*last = append(*last, v)
+	c.n++
+	return int32(c.n - 1)
+}
+
+func (c *chunked[T]) len() int { return c.n }
+
+// arena holds text in 4 MiB chunks; a text never straddles two.
+type arena struct {
+	chunks [][]byte
+	size   uint32 // offset of the next byte
+	// seen maps short texts to where they are, so repeats cost nothing;
+	// it stops growing at maxSeen entries.
+	seen map[string]span
+}
+
+const (
+	arenaChunk = 4 << 20
+	maxText    = 1 << 20 // longer texts are cut (the tracer caps records at 1 MiB too)
+	maxSeen    = 1 << 14
+	maxSeenLen = 160
+)
+
+func (a *arena) put(b string) span {
+	if b == "" {
+		return span{}
+	}
+	if len(b) > maxText {
+		b = b[:maxText]
+	}
+	if len(b) <= maxSeenLen {
+		if sp, ok := a.seen[b]; ok {
+			return sp
+		}
+	}
+	off := a.size
+	room := arenaChunk - int(off%arenaChunk)
+	if len(a.chunks) == 0 || len(b) > room {
+		off = uint32(len(a.chunks)) * arenaChunk
+		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+	}
+	last := &a.chunks[len(a.chunks)-1]
+	*last = append(*last, b...)
+	a.size = off + uint32(len(b))
+	sp := span{off: off, n: uint32(len(b))}
+	if len(b) <= maxSeenLen {
+		if a.seen == nil {
+			a.seen = map[string]span{}
+		}
+		if len(a.seen) < maxSeen {
+			a.seen[b] = sp
+		}
+	}
+	return sp
+}
+
+func (a *arena) bytes(sp span) []byte {
+	if sp.n == 0 {
+		return nil
+	}
+	c := a.chunks[sp.off/arenaChunk]
+	o := sp.off % arenaChunk
+	return c[o : o+sp.n]
+}
 
 type kindCode uint8
 
@@ -105,10 +197,12 @@ type crash struct {
 	err      string
 }
 
-// interner gives each distinct string a small number.
+// interner gives each distinct string a small number. With a limit, the
+// strings past it share the last number, shown as "…".
 type interner struct {
-	ids  map[string]uint32
-	strs []string
+	ids   map[string]uint32
+	strs  []string
+	limit int
 }
 
 func (in *interner) id(s string) uint32 {
@@ -122,11 +216,19 @@ func (in *interner) id(s string) uint32 {
 	if id, ok := in.ids[s]; ok {
 		return id
 	}
+	if in.limit > 0 && len(in.strs) >= in.limit {
+		if len(in.strs) == in.limit {
+			in.strs = append(in.strs, "…")
+		}
+		return uint32(in.limit)
+	}
 	id := uint32(len(in.strs))
 	in.strs = append(in.strs, sanitize(s))
 	in.ids[s] = id
 	return id
 }
+
+func (in *interner) id16(s string) uint16 { return uint16(in.id(s)) }
 
 func (in *interner) str(id uint32) string {
 	if int(id) >= len(in.strs) {
@@ -135,46 +237,68 @@ func (in *interner) str(id uint32) string {
 	return in.strs[id]
 }
 
+// smallLimit keeps the small interner's numbers in 16 bits.
+const smallLimit = 1<<16 - 1
+
 func newStore() *store {
-	s := &store{plugin: map[uint32]bool{}}
+	s := &store{plugin: map[uint32]bool{}, small: interner{limit: smallLimit}}
 	s.tl.init()
 	return s
 }
 
-func (s *store) put(b string) span {
-	if b == "" {
-		return span{}
+func (s *store) at(i int32) *row { return s.rows.at(i) }
+
+func (s *store) put(b string) span { return s.arena.put(sanitize(b)) }
+
+// putBytes is put for a scratch buffer: a text seen before costs no
+// allocation.
+func (s *store) putBytes(b []byte) span {
+	if len(b) <= maxSeenLen {
+		if sp, ok := s.arena.seen[string(b)]; ok {
+			return sp
+		}
 	}
-	b = sanitize(b)
-	sp := span{off: uint32(len(s.arena)), n: uint32(len(b))}
-	s.arena = append(s.arena, b...)
-	return sp
+	return s.put(string(b))
 }
 
-func (s *store) text(sp span) string {
-	if sp.n == 0 {
-		return ""
+// putRaw is putBytes for text already sanitized (the compact decoded
+// arguments, whose markers are control bytes on purpose).
+func (s *store) putRaw(b []byte) span {
+	if len(b) <= maxSeenLen {
+		if sp, ok := s.arena.seen[string(b)]; ok {
+			return sp
+		}
 	}
-	return string(s.arena[sp.off : sp.off+sp.n])
+	return s.arena.put(string(b))
 }
+
+// decoded is a call's decoded arguments as text: "map_type=HttpRequestHeaders, key=0x100e8c".
+func (s *store) decoded(r *row) string { return string(s.decodedBytes(r)) }
+
+// decodedBytes is decoded into a scratch buffer, valid until the next call.
+func (s *store) decodedBytes(r *row) []byte {
+	b := s.bytes(r.extra)
+	if r.kind != kCall || !hasMarker(b) {
+		return b
+	}
+	s.scratch = expandArgs(s.scratch[:0], b, s.bytes(r.text))
+	return s.scratch
+}
+
+func (s *store) text(sp span) string { return string(s.arena.bytes(sp)) }
 
 // bytes returns the span's bytes without copying; they must not be kept.
-func (s *store) bytes(sp span) []byte { return s.arena[sp.off : sp.off+sp.n] }
+func (s *store) bytes(sp span) []byte { return s.arena.bytes(sp) }
 
 // add appends one event.
 func (s *store) add(e *tracer.Event) {
-	idx := int32(len(s.rows))
+	idx := int32(s.rows.len())
 	r := row{
 		time:   parseTime(e.Time),
 		line:   int32(e.Line),
 		kind:   kindCodes[e.Kind],
 		level:  parseLevel(e.Level),
-		thread: s.names.id(threadKey(e.Origin, e.Thread)),
-		ref:    -1,
-		dur:    e.DurationNS,
-	}
-	if e.ContextID != nil {
-		r.ctx = *e.ContextID + 1
+		thread: s.small.id16(threadKey(e.Origin, e.Thread)),
 	}
 	switch r.kind {
 	case kCall:
@@ -183,11 +307,13 @@ func (s *store) add(e *tracer.Event) {
 		if e.Return != nil {
 			r.text = s.put(string(*e.Return))
 		} else {
-			r.text = s.put(joinNumbers(e.Args))
+			s.buf = appendNumbers(s.buf[:0], e.Args)
+			r.text = s.putBytes(s.buf)
 		}
 		switch {
 		case len(e.Decoded) > 0:
-			r.extra = s.put(joinArgs(e.Decoded))
+			s.buf = appendCompactArgs(s.buf[:0], e.Decoded, e.Args)
+			r.extra = s.putRaw(s.buf)
 		case e.Annotation != "":
 			r.extra = s.put(e.Annotation)
 		}
@@ -195,7 +321,7 @@ func (s *store) add(e *tracer.Event) {
 		if st == "" {
 			st = e.Action
 		}
-		r.status = s.names.id(st)
+		r.status = s.small.id16(st)
 	case kPluginLog:
 		r.name = s.names.id(e.Plugin)
 		r.text = s.put(e.Message)
@@ -205,9 +331,9 @@ func (s *store) add(e *tracer.Event) {
 		}
 	case kCrash:
 		r.name = s.names.id(e.Callback)
-		r.status = s.names.id(e.Runtime)
+		r.status = s.small.id16(e.Runtime)
 		r.text = s.put(e.Message)
-		r.ref = int32(len(s.crashes))
+		r.extra = span{off: uint32(len(s.crashes))}
 		s.crashes = append(s.crashes, crash{ev: sanitizeCrash(*e), row: idx, item: -1})
 	case kVMFailure, kFinding:
 		r.name = s.names.id(e.Reason)
@@ -216,7 +342,7 @@ func (s *store) add(e *tracer.Event) {
 	default:
 		r.text = s.put(e.Message)
 	}
-	s.rows = append(s.rows, r)
+	s.rows.add(r)
 	s.counts[r.kind]++
 	if r.kind != kCall {
 		s.logs = append(s.logs, idx)
@@ -226,25 +352,20 @@ func (s *store) add(e *tracer.Event) {
 
 // event rebuilds the tracer.Event of row i, for detail views and tests.
 func (s *store) event(i int32) tracer.Event {
-	r := &s.rows[i]
+	r := s.at(i)
 	if r.kind == kCrash {
-		return s.crashes[r.ref].ev
+		return s.crashes[r.crash()].ev
 	}
-	origin, thread := splitThreadKey(s.names.str(r.thread))
+	origin, thread := splitThreadKey(s.small.str(uint32(r.thread)))
 	e := tracer.Event{
-		Kind:       kindNames[r.kind],
-		Line:       int(r.line),
-		Origin:     origin,
-		Thread:     thread,
-		Level:      levelNames[r.level],
-		DurationNS: r.dur,
+		Kind:   kindNames[r.kind],
+		Line:   int(r.line),
+		Origin: origin,
+		Thread: thread,
+		Level:  levelNames[r.level],
 	}
 	if r.time != 0 {
 		e.Time = time.Unix(0, r.time).UTC().Format(time.RFC3339Nano)
-	}
-	if r.ctx != 0 {
-		c := r.ctx - 1
-		e.ContextID = &c
 	}
 	switch r.kind {
 	case kCall:
@@ -256,7 +377,12 @@ func (s *store) event(i int32) tracer.Event {
 		} else {
 			e.Args = splitNumbers(s.text(r.text))
 		}
-		e.Status = s.names.str(r.status)
+		st := s.small.str(uint32(r.status))
+		if r.dir == dHostFromVM {
+			e.Action = st
+		} else {
+			e.Status = st
+		}
 	case kPluginLog:
 		e.Plugin = s.names.str(r.name)
 		e.Message = s.text(r.text)
@@ -286,21 +412,15 @@ func splitThreadKey(k string) (origin, thread string) {
 	return "", k
 }
 
-func joinNumbers(ns []tracer.Number) string {
-	switch len(ns) {
-	case 0:
-		return ""
-	case 1:
-		return string(ns[0])
-	}
-	var b strings.Builder
+// appendNumbers writes numbers as "1, 2, 3".
+func appendNumbers(b []byte, ns []tracer.Number) []byte {
 	for i, n := range ns {
 		if i > 0 {
-			b.WriteString(", ")
+			b = append(b, ", "...)
 		}
-		b.WriteString(string(n))
+		b = append(b, n...)
 	}
-	return b.String()
+	return b
 }
 
 func splitNumbers(s string) []tracer.Number {
@@ -313,21 +433,6 @@ func splitNumbers(s string) []tracer.Number {
 		out[i] = tracer.Number(p)
 	}
 	return out
-}
-
-func joinArgs(as []tracer.Arg) string {
-	var b strings.Builder
-	for i, a := range as {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if a.Name != "" {
-			b.WriteString(a.Name)
-			b.WriteByte('=')
-		}
-		b.WriteString(a.Value)
-	}
-	return b.String()
 }
 
 // level is a log level, ordered by severity.
@@ -377,6 +482,9 @@ func parseTime(s string) int64 {
 	if s == "" {
 		return 0
 	}
+	if ns, ok := parseTimeFast(s); ok {
+		return ns
+	}
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UnixNano()
@@ -387,8 +495,7 @@ func parseTime(s string) int64 {
 
 // reset forgets every event (a replay restarted).
 func (s *store) reset() {
-	*s = store{arena: s.arena[:0], rows: s.rows[:0], plugin: map[uint32]bool{}, tl: s.tl}
-	s.tl.reset()
+	*s = *newStore()
 }
 
 // sanitizeCrash cleans the text of a crash event kept whole.
@@ -400,4 +507,158 @@ func sanitizeCrash(e tracer.Event) tracer.Event {
 		f.Function, f.Demangled, f.File, f.Offset = sanitize(f.Function), sanitize(f.Demangled), sanitize(f.File), sanitize(f.Offset)
 	}
 	return e
+}
+
+// parseTimeFast reads the common shape "2006-01-02T15:04:05[.frac][Z]"
+// (UTC) without time.Parse; anything else is left to it.
+func parseTimeFast(s string) (int64, bool) {
+	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' && s[10] != ' ' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	num := func(a, b int) (int, bool) {
+		n := 0
+		for i := a; i < b; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 7)
+	d, ok3 := num(8, 10)
+	h, ok4 := num(11, 13)
+	mi, ok5 := num(14, 16)
+	sec, ok6 := num(17, 19)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 {
+		return 0, false
+	}
+	rest := s[19:]
+	frac := 0
+	if len(rest) > 0 && rest[0] == '.' {
+		i := 1
+		scale := 100000000
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			if scale > 0 {
+				frac += int(rest[i]-'0') * scale
+				scale /= 10
+			}
+			i++
+		}
+		if i == 1 {
+			return 0, false
+		}
+		rest = rest[i:]
+	}
+	if rest != "" && rest != "Z" {
+		return 0, false // an offset: time.Parse knows them
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, sec, frac, time.UTC).UnixNano(), true
+}
+
+// Compact decoded arguments. Most decoded values restate a raw argument
+// (a size as printed) or its pointer in hex ("0x100e8c"); pointers differ
+// from call to call, so the decoded texts would hardly ever repeat. Stored
+// with the value replaced by a marker and the argument's index, the text
+// of, say, every proxy_get_header_map_value on the request headers is the
+// same and is stored once (arena.seen), and the values come back from the
+// raw arguments on display.
+const (
+	markHex  = 0x01 // followed by i: "0x" + hex of raw argument i
+	markSame = 0x02 // followed by i: raw argument i as printed
+)
+
+func appendCompactArgs(b []byte, as []tracer.Arg, raw []tracer.Number) []byte {
+	for i, a := range as {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		if a.Name != "" {
+			b = append(b, sanitize(a.Name)...)
+			b = append(b, '=')
+		}
+		b = appendCompactValue(b, a.Value, raw)
+	}
+	return b
+}
+
+// appendCompactValue writes v, or a marker for the raw argument it
+// restates (the nearest by position is tried first: tracer's decoded
+// arguments line up with the raw ones, replay's skip the sizes).
+func appendCompactValue(b []byte, v string, raw []tracer.Number) []byte {
+	for i := 0; i < len(raw) && i < 200; i++ {
+		r := string(raw[i])
+		switch {
+		case v == r && r != "":
+			return append(b, markSame, byte(i))
+		case strings.HasPrefix(v, "0x") && isHexOf(v[2:], r):
+			return append(b, markHex, byte(i))
+		}
+	}
+	return append(b, sanitize(v)...)
+}
+
+// isHexOf reports whether hex is the decimal number dec in lower-case hex.
+func isHexOf(hex, dec string) bool {
+	if hex == "" || dec == "" || dec[0] == '-' {
+		return false
+	}
+	n, err := strconv.ParseUint(dec, 10, 64)
+	if err != nil {
+		return false
+	}
+	var tmp [16]byte
+	return string(strconv.AppendUint(tmp[:0], n, 16)) == hex
+}
+
+func hasMarker(b []byte) bool {
+	for _, c := range b {
+		if c == markHex || c == markSame {
+			return true
+		}
+	}
+	return false
+}
+
+// expandArgs writes compact decoded arguments back as text, taking the
+// values from the raw arguments ("1, 2, 3").
+func expandArgs(out, b, raw []byte) []byte {
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if (c != markHex && c != markSame) || i+1 >= len(b) {
+			out = append(out, c)
+			continue
+		}
+		i++
+		arg := nthArg(raw, int(b[i]))
+		if c == markSame {
+			out = append(out, arg...)
+			continue
+		}
+		n, err := strconv.ParseUint(string(arg), 10, 64)
+		if err != nil {
+			out = append(out, '?')
+			continue
+		}
+		out = append(out, "0x"...)
+		out = strconv.AppendUint(out, n, 16)
+	}
+	return out
+}
+
+// nthArg is argument n of "a, b, c".
+func nthArg(raw []byte, n int) []byte {
+	for ; n > 0; n-- {
+		i := bytes.Index(raw, []byte(", "))
+		if i < 0 {
+			return nil
+		}
+		raw = raw[i+2:]
+	}
+	if i := bytes.Index(raw, []byte(", ")); i >= 0 {
+		return raw[:i]
+	}
+	return raw
 }

@@ -13,9 +13,9 @@ package tui
 // one visible entry per top-level call and rendering touches only the rows
 // in the window.
 type timeline struct {
-	items   []item
+	items   chunked[item]
 	visible []int32
-	stacks  map[uint32][]int32 // thread -> open items, innermost last
+	stacks  map[uint16][]int32 // thread -> open items, innermost last
 }
 
 type item struct {
@@ -42,17 +42,15 @@ const (
 	fChildBad                      // something under it is bad, trapped or a finding
 )
 
-func (t *timeline) init() { t.stacks = map[uint32][]int32{} }
+func (t *timeline) init() { t.stacks = map[uint16][]int32{} }
 
-func (t *timeline) reset() {
-	t.items = t.items[:0]
-	t.visible = t.visible[:0]
-	t.stacks = map[uint32][]int32{}
-}
+func (t *timeline) at(i int32) *item { return t.items.at(i) }
+
+func (t *timeline) len() int { return t.items.len() }
 
 // add places row ri of s into the tree.
 func (t *timeline) add(s *store, ri int32) {
-	r := &s.rows[ri]
+	r := s.at(ri)
 	stack := t.stacks[r.thread]
 	top := int32(-1)
 	if len(stack) > 0 {
@@ -73,13 +71,13 @@ func (t *timeline) add(s *store, ri int32) {
 				want = dVMToHost
 			}
 			for k := len(stack) - 1; k >= 0; k-- {
-				it := &t.items[stack[k]]
-				o := &s.rows[it.open]
+				it := t.at(stack[k])
+				o := s.at(it.open)
 				if o.dir != want || o.name != r.name {
 					continue
 				}
 				it.close = ri
-				if r.dir == dVMFromHost && !okStatus(s.names.str(r.status)) {
+				if r.dir == dVMFromHost && !okStatus(s.small.str(uint32(r.status))) {
 					it.flags |= fBad
 					t.markUp(it.parent)
 				}
@@ -93,7 +91,7 @@ func (t *timeline) add(s *store, ri int32) {
 		}
 		t.newItem(ri, top, 0)
 	case kCrash:
-		c := &s.crashes[r.ref]
+		c := &s.crashes[r.crash()]
 		cb, th := t.trapped(s, r.thread, r.name, int32(c.ev.CallLine))
 		parent := top
 		if cb >= 0 {
@@ -102,7 +100,7 @@ func (t *timeline) add(s *store, ri int32) {
 		leaf := t.newItem(ri, parent, fCrash)
 		c.item = leaf
 		if cb >= 0 {
-			t.items[cb].flags |= fTrapped
+			t.at(cb).flags |= fTrapped
 			// The trap unwinds everything the callback had open.
 			st := t.stacks[th]
 			for k := len(st) - 1; k >= 0; k-- {
@@ -123,10 +121,10 @@ func (t *timeline) add(s *store, ri int32) {
 // line the tracer linked it to (callLine), else the innermost host->vm call
 // named callback on the crash's thread, else on any thread (Envoy may log
 // the failure from another thread than the trace).
-func (t *timeline) trapped(s *store, thread, callback uint32, callLine int32) (item int32, th uint32) {
+func (t *timeline) trapped(s *store, thread uint16, callback uint32, callLine int32) (item int32, th uint16) {
 	find := func(st []int32) int32 {
 		for k := len(st) - 1; k >= 0; k-- {
-			o := &s.rows[t.items[st[k]].open]
+			o := s.at(t.at(st[k]).open)
 			if o.dir != dHostToVM {
 				continue
 			}
@@ -152,28 +150,28 @@ func (t *timeline) trapped(s *store, thread, callback uint32, callLine int32) (i
 func okStatus(s string) bool { return s == "" || s == "Ok" || s == "SUCCESS" }
 
 func (t *timeline) newItem(ri, parent int32, f itemFlag) int32 {
-	i := int32(len(t.items))
+	i := int32(t.items.len())
 	it := item{open: ri, close: -1, parent: parent, first: -1, last: -1, next: -1, flags: f}
 	if parent >= 0 {
-		p := &t.items[parent]
+		p := t.at(parent)
 		it.depth = p.depth + 1
 		if p.first < 0 {
 			p.first = i
 		} else {
-			t.items[p.last].next = i
+			t.at(p.last).next = i
 		}
 		p.last = i
 	}
-	t.items = append(t.items, it)
+	t.items.add(it)
 	if f&(fCrash|fFinding) != 0 {
 		t.markUp(parent)
 	}
 	switch {
 	case parent < 0:
-		t.items[i].flags |= fVisible
+		t.at(i).flags |= fVisible
 		t.visible = append(t.visible, i)
-	case t.items[parent].flags&(fVisible|fExpanded) == fVisible|fExpanded:
-		t.items[i].flags |= fVisible
+	case t.at(parent).flags&(fVisible|fExpanded) == fVisible|fExpanded:
+		t.at(i).flags |= fVisible
 		pos := t.pos(parent)
 		at := t.subtreeEnd(pos)
 		t.visible = append(t.visible, 0)
@@ -185,18 +183,18 @@ func (t *timeline) newItem(ri, parent int32, f itemFlag) int32 {
 
 // markUp flags i and its ancestors as holding something bad.
 func (t *timeline) markUp(i int32) {
-	for ; i >= 0; i = t.items[i].parent {
-		if t.items[i].flags&fChildBad != 0 {
+	for ; i >= 0; i = t.at(i).parent {
+		if t.at(i).flags&fChildBad != 0 {
 			return
 		}
-		t.items[i].flags |= fChildBad
+		t.at(i).flags |= fChildBad
 	}
 }
 
 // pos is the position of item i in visible, or -1. Recent items are the
 // likely ones, so it searches from the end.
 func (t *timeline) pos(i int32) int {
-	if t.items[i].flags&fVisible == 0 {
+	if t.at(i).flags&fVisible == 0 {
 		return -1
 	}
 	for p := len(t.visible) - 1; p >= 0; p-- {
@@ -210,9 +208,9 @@ func (t *timeline) pos(i int32) int {
 // subtreeEnd is the position in visible just past the visible descendants
 // of the item at position p.
 func (t *timeline) subtreeEnd(p int) int {
-	d := t.items[t.visible[p]].depth
+	d := t.at(t.visible[p]).depth
 	q := p + 1
-	for q < len(t.visible) && t.items[t.visible[q]].depth > d {
+	for q < len(t.visible) && t.at(t.visible[q]).depth > d {
 		q++
 	}
 	return q
@@ -225,7 +223,7 @@ func (t *timeline) toggle(p int) bool {
 		return false
 	}
 	i := t.visible[p]
-	if t.items[i].flags&fExpanded != 0 {
+	if t.at(i).flags&fExpanded != 0 {
 		t.collapse(p)
 		return true
 	}
@@ -234,7 +232,7 @@ func (t *timeline) toggle(p int) bool {
 
 func (t *timeline) expand(p int) bool {
 	i := t.visible[p]
-	it := &t.items[i]
+	it := t.at(i)
 	if it.first < 0 || it.flags&fExpanded != 0 {
 		return false
 	}
@@ -242,10 +240,10 @@ func (t *timeline) expand(p int) bool {
 	var add []int32
 	var walk func(i int32)
 	walk = func(i int32) {
-		for c := t.items[i].first; c >= 0; c = t.items[c].next {
-			t.items[c].flags |= fVisible
+		for c := t.at(i).first; c >= 0; c = t.at(c).next {
+			t.at(c).flags |= fVisible
 			add = append(add, c)
-			if t.items[c].flags&fExpanded != 0 {
+			if t.at(c).flags&fExpanded != 0 {
 				walk(c)
 			}
 		}
@@ -257,26 +255,26 @@ func (t *timeline) expand(p int) bool {
 
 func (t *timeline) collapse(p int) {
 	i := t.visible[p]
-	t.items[i].flags &^= fExpanded
+	t.at(i).flags &^= fExpanded
 	end := t.subtreeEnd(p)
 	for _, v := range t.visible[p+1 : end] {
-		t.items[v].flags &^= fVisible
+		t.at(v).flags &^= fVisible
 	}
 	t.visible = append(t.visible[:p+1], t.visible[end:]...)
 }
 
 // reveal expands the ancestors of item i and returns its visible position.
 func (t *timeline) reveal(i int32) int {
-	if t.items[i].flags&fVisible != 0 {
+	if t.at(i).flags&fVisible != 0 {
 		return t.pos(i)
 	}
 	var chain []int32
-	for a := t.items[i].parent; a >= 0; a = t.items[a].parent {
+	for a := t.at(i).parent; a >= 0; a = t.at(a).parent {
 		chain = append(chain, a)
 	}
 	for k := len(chain) - 1; k >= 0; k-- {
 		a := chain[k]
-		if t.items[a].flags&fExpanded == 0 {
+		if t.at(a).flags&fExpanded == 0 {
 			t.expand(t.pos(a))
 		}
 	}

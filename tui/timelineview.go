@@ -37,7 +37,7 @@ func (m *Model) timelineKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	i := tl.visible[tv.cur.pos]
-	it := &tl.items[i]
+	it := tl.at(i)
 	switch {
 	case key.Matches(msg, k.Open):
 		tl.toggle(tv.cur.pos)
@@ -66,20 +66,20 @@ func (m *Model) collapseAll() {
 	keep := int32(-1)
 	if len(tl.visible) > 0 {
 		keep = tl.visible[m.timeline.cur.pos]
-		for tl.items[keep].parent >= 0 {
-			keep = tl.items[keep].parent
+		for tl.at(keep).parent >= 0 {
+			keep = tl.at(keep).parent
 		}
 	}
 	tl.visible = tl.visible[:0]
-	for i := range tl.items {
-		it := &tl.items[i]
+	for i := int32(0); i < int32(tl.len()); i++ {
+		it := tl.at(i)
 		it.flags &^= fExpanded | fVisible
 		if it.parent < 0 {
 			it.flags |= fVisible
-			if int32(i) == keep {
+			if i == keep {
 				m.timeline.cur.pos = len(tl.visible)
 			}
-			tl.visible = append(tl.visible, int32(i))
+			tl.visible = append(tl.visible, i)
 		}
 	}
 }
@@ -90,7 +90,7 @@ func (m *Model) callbackToCrash(i int32) {
 	tl := &m.st.tl
 	for c := range m.st.crashes {
 		leaf := m.st.crashes[c].item
-		if leaf == i || (leaf >= 0 && tl.items[leaf].parent == i && tl.items[i].flags&fTrapped != 0) {
+		if leaf == i || (leaf >= 0 && tl.at(leaf).parent == i && tl.at(i).flags&fTrapped != 0) {
 			m.view = viewCrashes
 			m.crashes.list.pos = c
 			m.crashes.focus = 0
@@ -133,8 +133,8 @@ func (m *Model) renderTimeline(w, h int) string {
 // arguments (cut to fit), what it returned, and its duration at the right.
 func (m *Model) itemText(i int32, w int) string {
 	st := m.st
-	it := &st.tl.items[i]
-	r := &st.rows[it.open]
+	it := st.tl.at(i)
+	r := st.at(it.open)
 	t := strings.Repeat(" ", 12)
 	if r.time != 0 {
 		t = clock(r.time)
@@ -165,14 +165,14 @@ func (m *Model) itemText(i int32, w int) string {
 // markers) and its duration.
 func (m *Model) itemBody(it *item) (body, tail, dur string) {
 	st := m.st
-	r := &st.rows[it.open]
+	r := st.at(it.open)
 	switch r.kind {
 	case kCall:
 		fn := st.names.str(r.name)
 		if r.dir == dHostFromVM || r.dir == dVMFromHost {
-			return stDim.Render("← " + fn + " returned " + st.text(r.text)), " " + st.names.str(r.status), ""
+			return stDim.Render("← " + fn + " returned " + st.text(r.text)), " " + st.small.str(uint32(r.status)), ""
 		}
-		args := st.text(r.extra)
+		args := st.decoded(r)
 		if args == "" {
 			args = st.text(r.text)
 		}
@@ -185,8 +185,8 @@ func (m *Model) itemBody(it *item) (body, tail, dur string) {
 			body = stBad.Render("✗ ") + body
 			tail = stBad.Render(" → trapped")
 		case it.close >= 0:
-			c := &st.rows[it.close]
-			ret := st.names.str(c.status)
+			c := st.at(it.close)
+			ret := st.small.str(uint32(c.status))
 			if ret == "" {
 				ret = st.text(c.text)
 			}
@@ -217,8 +217,8 @@ func (m *Model) itemBody(it *item) (body, tail, dur string) {
 		}
 		return stDim.Render("log "+lv+": ") + oneLine(st.text(r.text)), "", ""
 	case kCrash:
-		c := &st.crashes[r.ref].ev
-		return stBad.Render("✗ trap: " + trapShort(c.Message)), stDim.Render(fmt.Sprintf(" (crash #%d)", r.ref+1)), ""
+		c := &st.crashes[r.crash()].ev
+		return stBad.Render("✗ trap: " + trapShort(c.Message)), stDim.Render(fmt.Sprintf(" (crash #%d)", r.crash()+1)), ""
 	case kFinding:
 		return stWarn.Render("⚠ "+st.names.str(r.name)+": ") + oneLine(st.text(r.text)), "", ""
 	case kVMFailure:
@@ -230,17 +230,17 @@ func (m *Model) itemBody(it *item) (body, tail, dur string) {
 // renderItemDetail shows the selected item in full.
 func (m *Model) renderItemDetail(i int32, w, h int) string {
 	st := m.st
-	it := &st.tl.items[i]
-	r := &st.rows[it.open]
+	it := st.tl.at(i)
+	r := st.at(it.open)
 	var head []string
 	if r.line > 0 {
 		head = append(head, fmt.Sprintf("line %d", r.line))
 	}
-	if th := st.names.str(r.thread); th != "" {
+	if origin, th := splitThreadKey(st.small.str(uint32(r.thread))); th != "" {
+		if origin != "" {
+			head = append(head, origin)
+		}
 		head = append(head, "thread "+th)
-	}
-	if r.ctx != 0 {
-		head = append(head, fmt.Sprintf("context %d", r.ctx-1))
 	}
 	var lines []string
 	add := func(label, text string) {
@@ -259,11 +259,11 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 	case kCall:
 		fn := st.names.str(r.name)
 		add(string(dirNames[r.dir]), fn+"("+st.text(r.text)+")")
-		add("decoded", st.text(r.extra))
+		add("decoded", st.decoded(r))
 		if it.close >= 0 {
-			c := &st.rows[it.close]
+			c := st.at(it.close)
 			ret := st.text(c.text)
-			if s := st.names.str(c.status); s != "" {
+			if s := st.small.str(uint32(c.status)); s != "" {
 				ret += " (" + s + ")"
 			}
 			if d := m.itemDuration(it); d != "" {
@@ -280,7 +280,7 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 		add("plugin", st.names.str(r.name))
 		add(levelNames[r.level], st.text(r.text))
 	case kCrash:
-		c := &st.crashes[r.ref].ev
+		c := &st.crashes[r.crash()].ev
 		add("trap", c.Message)
 		add("panic", c.PanicText)
 	case kFinding, kVMFailure:
@@ -303,10 +303,8 @@ func (m *Model) renderItemDetail(i int32, w, h int) string {
 // itemDuration is how long a call took: as the source measured it, or
 // from the timestamps of its two lines; "" when neither says.
 func (m *Model) itemDuration(it *item) string {
-	r, c := &m.st.rows[it.open], &m.st.rows[it.close]
+	r, c := m.st.at(it.open), m.st.at(it.close)
 	switch {
-	case c.dur > 0:
-		return duration(c.dur)
 	case c.time != 0 && r.time != 0 && c.time > r.time:
 		return duration(c.time - r.time)
 	}

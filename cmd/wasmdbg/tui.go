@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -269,6 +270,13 @@ func demoTUI(ctx context.Context, std stdio, wasm []byte, noCache bool) error {
 
 // showSource runs the UI over src, or prints a snapshot of it.
 func showSource(ctx context.Context, std stdio, src tui.Source, opts tui.Options, snapshot bool, so tui.SnapshotOptions) error {
+	// The UI holds every event it has read, compactly, and throws away the
+	// decoding garbage around them: collecting at 50% growth instead of Go's
+	// 100% keeps the peak near the live heap (a million events: peak heap
+	// 120 MB instead of 170 MB, for a 138 MB log). GOGC still wins.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
 	if snapshot {
 		out, err := tui.Snapshot(ctx, src, opts, so)
 		if err != nil {

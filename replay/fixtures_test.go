@@ -365,3 +365,23 @@ func TestRustCommandExportIsRestricted(t *testing.T) {
 		t.Errorf("notes %q", res.Notes)
 	}
 }
+
+// TestFixtureConfigureFails: fail=1 makes proxy_on_configure return false;
+// Envoy's "Failed to configure base Wasm plugin" and no filter for streams.
+func TestFixtureConfigureFails(t *testing.T) {
+	f, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Fatal("no cpp fixture")
+	}
+	text, _, res := run(t, fixtureModule(t, f), fixtureCapture("fail=1", CaptureStream{Kind: "http", Request: req("GET", "/"), Response: ok200("")}), Quiet)
+	if res.Failure == nil || res.Failure.Reason != "configure_failed" || res.Trapped {
+		t.Fatalf("failure %+v", res.Failure)
+	}
+	if !bytes.Contains(text, []byte("[error][wasm] [source/extensions/common/wasm/wasm.cc:110] Wasm VM failed Failed to configure base Wasm plugin\n")) ||
+		!bytes.Contains(text, []byte("wasm log wasmdbg vm: failing on purpose (fail=1)")) {
+		t.Errorf("output:\n%s", text)
+	}
+	if s := res.Streams[0]; s.LocalReply == nil || s.LocalReply.Status != 503 {
+		t.Errorf("stream %+v, want the host's 503", s)
+	}
+}

@@ -447,3 +447,36 @@ func TestWASIFunctions(t *testing.T) {
 		t.Errorf("fd_write: %d, wrote %d", e, h.u32At(nw))
 	}
 }
+
+func TestGrpcFunctions(t *testing.T) {
+	h := newHarness(t, VMConfig{Calls: fixedCalls{known: map[string]bool{"grpc-backend": true}}})
+	tok := uint64(h.put(make([]byte, 4)))
+	svc, svcn := h.str("grpc-backend")
+	sv, svn := h.str("pkg.Svc")
+	me, men := h.str("Call")
+	msg, msgn := h.str("payload")
+	h.expect("grpc_call", h.call("proxy_grpc_call", svc, svcn, sv, svn, me, men, 0, 0, msg, msgn, 1000, tok), abi.Ok)
+	if h.u32At(tok) != 5 {
+		t.Errorf("grpc call id %d, want 5", h.u32At(tok))
+	}
+	h.expect("grpc_stream", h.call("proxy_grpc_stream", svc, svcn, sv, svn, me, men, 0, 0, tok), abi.Ok)
+	if h.u32At(tok) != 6 {
+		t.Errorf("grpc stream id %d, want 6", h.u32At(tok))
+	}
+	h.expect("send on a call id", h.call("proxy_grpc_send", 5, msg, msgn, 0), abi.BadArgument)
+	h.expect("send on the stream", h.call("proxy_grpc_send", 6, msg, msgn, 0), abi.Ok)
+	h.expect("cancel the call", h.call("proxy_grpc_cancel", 5), abi.Ok)
+	h.expect("cancel it again", h.call("proxy_grpc_cancel", 5), abi.NotFound)
+	h.expect("close the stream", h.call("proxy_grpc_close", 6), abi.Ok)
+	h.expect("close an http id", h.call("proxy_grpc_close", 4), abi.BadArgument)
+	bad, badn := h.str("nowhere")
+	h.expect("unknown cluster", h.call("proxy_grpc_call", bad, badn, sv, svn, me, men, 0, 0, msg, msgn, 1000, tok), abi.ParseFailure)
+	// A serialized GrpcService {envoy_grpc {cluster_name: "grpc-backend"}}.
+	proto := append([]byte{0x0a, byte(2 + len("grpc-backend")), 0x0a, byte(len("grpc-backend"))}, "grpc-backend"...)
+	if c, isProto := grpcCluster(proto); c != "grpc-backend" || !isProto {
+		t.Errorf("grpcCluster(proto) = %q, %v", c, isProto)
+	}
+	if c, isProto := grpcCluster([]byte("auth")); c != "auth" || isProto {
+		t.Errorf("grpcCluster(name) = %q, %v", c, isProto)
+	}
+}

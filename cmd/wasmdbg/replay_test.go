@@ -54,6 +54,8 @@ func TestReplayCommand(t *testing.T) {
 			"wasmdbg: bad.json: streams[0].request.headers[0]: value must be a string or {\"base64\": …}\n"},
 		{"trace and quiet", []string{"replay", capture, "-m", module, "--trace", "--quiet"}, exitUsage, "",
 			"wasmdbg: --trace and --quiet contradict each other\nRun 'wasmdbg --help' for usage.\n"},
+		{"missing import is exit 3", []string{"replay", clean, "-m", replayTestdata + "wat/badimport.wasm", "--no-cache"}, exitTrapped,
+			"Failed to load Wasm module due to a missing import: env.proxy_frobnicate\n", ""},
 		{"missing file", []string{"replay", filepath.Join(dir, "nope.json"), "-m", module}, exitError, "",
 			"wasmdbg: read " + filepath.Join(dir, "nope.json") + ": open " + filepath.Join(dir, "nope.json") + ": no such file or directory\n"},
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
 
@@ -245,54 +247,24 @@ type protoField struct {
 // the whole input parses.
 func protoFields(b []byte) ([]protoField, bool) {
 	var out []protoField
-	r := &reader{b: b}
-	for r.pos < len(b) {
-		key := r.varint()
-		if r.err != nil {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
 			return nil, false
 		}
-		f := protoField{num: key >> 3, wire: uint8(key & 7)}
-		if f.num == 0 {
+		f := protoField{num: uint64(num), wire: uint8(typ)}
+		v := b[n:]
+		m := protowire.ConsumeFieldValue(num, typ, v)
+		if m < 0 {
 			return nil, false
 		}
-		switch f.wire {
-		case 0:
-			r.varint()
-		case 1:
-			r.bytes(8)
-		case 2:
-			n := r.varint()
-			if n > uint64(len(b)) {
-				return nil, false
-			}
-			f.data = r.bytes(uint32(n))
-		case 5:
-			r.bytes(4)
-		default:
-			return nil, false
-		}
-		if r.err != nil {
-			return nil, false
+		if typ == protowire.BytesType {
+			f.data, _ = protowire.ConsumeBytes(v)
 		}
 		out = append(out, f)
+		b = v[m:]
 	}
 	return out, true
-}
-
-func (r *reader) varint() uint64 {
-	var v uint64
-	for shift := 0; shift < 64; shift += 7 {
-		c := r.byte()
-		if r.err != nil {
-			return 0
-		}
-		v |= uint64(c&0x7f) << shift
-		if c&0x80 == 0 {
-			return v
-		}
-	}
-	r.fail("varint too long")
-	return 0
 }
 
 func (vm *VM) grpcRequest(s []uint64, stream bool) (*GrpcCallRequest, abi.Status) {

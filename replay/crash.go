@@ -45,13 +45,18 @@ func (vm *VM) framesFromError(text string) []Frame {
 		if len(frames) == maxBacktraceFrames {
 			break
 		}
-		fi, ok := info.funcAtCode(uint64(off))
+		mo, err := info.parsed.ModuleOffset(off)
+		if err != nil {
+			continue
+		}
+		body, ok := info.parsed.FuncAt(mo)
 		if !ok {
 			continue
 		}
+		fi := body.Func
 		f := Frame{
 			Index:   len(frames),
-			Module:  loc.ModuleOffset(uint64(info.codeStart) + uint64(off)),
+			Module:  mo,
 			Code:    off,
 			FuncIdx: fi,
 			RawName: info.names[fi],

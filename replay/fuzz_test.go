@@ -56,8 +56,10 @@ func FuzzParseModule(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for i := range m.bodies {
-			m.funcAtCode(uint64(m.bodies[i][0]))
+		for _, body := range m.parsed.Code {
+			if off, err := m.parsed.CodeOffset(body.Start); err == nil {
+				m.parsed.ModuleOffset(off)
+			}
 		}
 		withOffsetDWARF(b, m, "x")
 	})

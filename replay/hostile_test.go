@@ -121,9 +121,9 @@ func TestLoadErrors(t *testing.T) {
 		{"missing import", readFile(t, "testdata/wat/badimport.wasm"), "missing_import",
 			"Failed to load Wasm module due to a missing import: env.proxy_frobnicate"},
 		{"not wasm", []byte("(module)"), "load_failed",
-			"Failed to parse corrupted Wasm module: not a WebAssembly module (bad magic number)"},
+			"Failed to parse corrupted Wasm module: header at offset 0x0: not a binary WebAssembly module: this looks like the text format (.wat); convert it with wat2wasm"},
 		{"truncated", readFile(t, "testdata/wat/basic.wasm")[:200], "load_failed",
-			"Failed to parse corrupted Wasm module: section import at offset 0x41: size 144 runs past the end of the file"},
+			"Failed to parse corrupted Wasm module: section import at offset 0x3e: section size 144 overruns the file (135 bytes left)"},
 		{"no abi marker", []byte("\x00asm\x01\x00\x00\x00"), "unknown_abi_version", "Missing or unknown Proxy-Wasm ABI version"},
 	}
 	for _, tt := range tests {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
+	wasmfile "github.com/wasmdbg/wasmdbg/internal/wasm"
 )
 
 // wazero reports where a trap happened only through its DWARF support: each
@@ -42,11 +43,11 @@ func offsetMarker(wasm []byte) string {
 func withOffsetDWARF(wasm []byte, info *moduleInfo, marker string) []byte {
 	out := make([]byte, 0, len(wasm)+128)
 	out = append(out, wasm[:8]...)
-	for _, s := range info.sections {
-		if s.id == 0 && strings.HasPrefix(s.name, ".debug_") {
+	for _, s := range info.parsed.Sections {
+		if s.ID == wasmfile.SectionCustom && strings.HasPrefix(s.Name, ".debug_") {
 			continue
 		}
-		out = append(out, wasm[s.start:s.end]...)
+		out = append(out, wasm[s.Offset:s.End()]...)
 	}
 	if info.codeSize < 2 {
 		return out

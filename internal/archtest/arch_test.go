@@ -31,7 +31,8 @@ var rules = []rule{
 	{pkg: "admin", project: []string{"internal"}, external: []string{
 		"github.com/prometheus/", "google.golang.org/protobuf/"}},
 	{pkg: "replay", project: []string{"internal", "tracer", "symbolize"}, external: []string{
-		"github.com/tetratelabs/wazero", "github.com/google/pprof/profile", "github.com/ianlancetaylor/demangle"}},
+		"github.com/tetratelabs/wazero", "github.com/google/pprof/profile", "github.com/ianlancetaylor/demangle",
+		"google.golang.org/protobuf/encoding/protowire"}},
 	{pkg: "attach", project: []string{"internal", "tracer", "symbolize", "admin"}, external: []string{
 		"k8s.io/", "github.com/prometheus/"}},
 	{pkg: "tui", project: []string{"internal", "tracer", "symbolize", "admin", "replay", "attach"}, external: []string{

@@ -69,7 +69,8 @@ type span struct{ off, n uint32 }
 const chunkBits = 16
 
 // chunked is an append-only slice stored in fixed-size chunks: growing it
-// never copies, and pointers to its elements stay valid.
+// copies at most one chunk. The first chunk starts small, so a short log
+// costs little.
 type chunked[T any] struct {
 	chunks [][]T
 	n      int
@@ -81,7 +82,11 @@ func (c *chunked[T]) at(i int32) *T {
 
 func (c *chunked[T]) add(v T) int32 {
 	if c.n&(1<<chunkBits-1) == 0 {
-		c.chunks = append(c.chunks, make([]T, 0, 1<<chunkBits))
+		size := 1 << chunkBits
+		if c.n == 0 {
+			size = 1024
+		}
+		c.chunks = append(c.chunks, make([]T, 0, size))
 	}
 	last := &c.chunks[len(c.chunks)-1]
 	*last = append(*last, v)
@@ -123,7 +128,11 @@ func (a *arena) put(b string) span {
 	room := arenaChunk - int(off%arenaChunk)
 	if len(a.chunks) == 0 || len(b) > room {
 		off = uint32(len(a.chunks)) * arenaChunk
-		a.chunks = append(a.chunks, make([]byte, 0, arenaChunk))
+		size := arenaChunk
+		if len(a.chunks) == 0 {
+			size = 64 << 10 // grows by append up to arenaChunk
+		}
+		a.chunks = append(a.chunks, make([]byte, 0, size))
 	}
 	last := &a.chunks[len(a.chunks)-1]
 	*last = append(*last, b...)

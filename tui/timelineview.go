@@ -40,7 +40,13 @@ func (m *Model) timelineKey(msg tea.KeyPressMsg) tea.Cmd {
 	it := tl.at(i)
 	switch {
 	case key.Matches(msg, k.Open):
-		tl.toggle(tv.cur.pos)
+		if tl.toggle(tv.cur.pos) && it.flags&fExpanded != 0 {
+			// Bring the children on screen, keeping the item itself.
+			rows := m.timelineRows()
+			if bottom := tl.subtreeEnd(tv.cur.pos) - 1; bottom >= tv.cur.top+rows {
+				tv.cur.top = min(tv.cur.pos, bottom-rows+1)
+			}
+		}
 	case key.Matches(msg, k.Back):
 		switch {
 		case it.flags&fExpanded != 0:

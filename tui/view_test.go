@@ -2,7 +2,14 @@ package tui
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/symbolize"
+	"github.com/wasmdbg/wasmdbg/tracer"
 )
 
 func TestViewGolden(t *testing.T) {
@@ -31,4 +38,40 @@ func TestViewGolden(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestAssemblyScriptGolden: an AssemblyScript crash (V8 frames recorded in
+// fixtures/assemblyscript/v8-crashes.txt), resolved through the source map,
+// its source shown from the map's embedded sourcesContent.
+func TestAssemblyScriptGolden(t *testing.T) {
+	fx, _ := fixtures.Get("as")
+	mod, err := fx.WriteFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := symbolize.Open(mod, symbolize.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := NewMemSource(Info{Kind: KindFile, Name: "envoy.log", Module: "plugin.wasm"}, r)
+	src.Push(
+		tracer.Event{Kind: tracer.KindPluginLog, Level: "critical", Line: 1, Plugin: "as-filter", Message: "crashing on purpose (x-crash: panic) at: assembly/index.ts(57:30)"},
+		tracer.Event{Kind: tracer.KindCrash, Level: "error", Line: 2, Callback: "proxy_on_request_headers", Runtime: "v8",
+			Message: "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable",
+			Frames: []tracer.Frame{
+				{Index: 0, Offset: "0x5a7d", Function: "assembly/index/Crasher#panic"},
+				{Index: 1, Offset: "0x5b4e", Function: "assembly/index/Crasher#strike"},
+				{Index: 2, Offset: "0x5be5", Function: "assembly/index/Crasher#descend"},
+				{Index: 3, Offset: "0x5c02", Function: "assembly/index/Crasher#trigger"},
+				{Index: 4, Offset: "0x6e4f", Function: "assembly/index/Filter#onRequestHeaders"},
+			}})
+	src.End()
+	m := New(src, Options{Files: &SourceFiles{Module: mod}})
+	drive(t, m, m.Init())
+	send(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
+	scr := screen(m)
+	if !strings.Contains(scr, "assembly/index.ts:57 · source map") || !strings.Contains(scr, "throw new Error") {
+		t.Errorf("the source map's embedded source is not shown:\n%s", scr)
+	}
+	golden(t, "crashes-assemblyscript-100x30", scr)
 }

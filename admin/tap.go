@@ -225,3 +225,26 @@ func (t Trace) Summary() string {
 	}
 	return s
 }
+
+// Collect reads traces until it has n (n <= 0: no limit), the stream ends,
+// or ctx is done; each is passed to each (which may be nil) as it arrives.
+// Ending because of ctx is not an error: what arrived is returned.
+func (s *TapStream) Collect(ctx context.Context, n int, each func(Trace)) ([]Trace, error) {
+	stop := context.AfterFunc(ctx, func() { s.body.Close() })
+	defer stop()
+	var out []Trace
+	for n <= 0 || len(out) < n {
+		t, err := s.Next()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, io.EOF) {
+				return out, nil
+			}
+			return out, err
+		}
+		out = append(out, t)
+		if each != nil {
+			each(t)
+		}
+	}
+	return out, nil
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/wasmdbg/wasmdbg/admin/admintest"
 	"github.com/wasmdbg/wasmdbg/attach"
+	"github.com/wasmdbg/wasmdbg/fixtures"
 )
 
 var updateAdmin = flag.Bool("update-admin", false, "rewrite the golden files of the admin commands")
@@ -142,5 +143,80 @@ func TestPluginsCommand(t *testing.T) {
 	code, _, errOut = run(t, "wasmdbg", "plugins", "--admin", istio.URL, "--module", "/nonexistent.wasm")
 	if code != 2 || errOut != "wasmdbg: --module: open /nonexistent.wasm: no such file or directory\nRun 'wasmdbg --help' for usage.\n" {
 		t.Errorf("bad module: %d %q", code, errOut)
+	}
+}
+
+// Tap → capture → replay: traffic tapped from a (fake) Envoy becomes a
+// capture with the plugin's configuration from /config_dump, and replaying
+// it reproduces the plugin's crash.
+func TestCaptureTapToReplay(t *testing.T) {
+	dir := t.TempDir()
+	f, _ := fixtures.Get("cpp")
+	b, _ := f.Bytes()
+	mod := filepath.Join(dir, "plugin.wasm")
+	if err := os.WriteFile(mod, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dump := strings.ReplaceAll(string(admintest.EnvoyStaticDump), "/etc/envoy/plugins/cpp/plugin.wasm", mod)
+	s := fakeEnvoy(t, admintest.Options{ConfigDump: []byte(dump), TapConfigIDs: []string{"wasm_tap"}})
+	out := filepath.Join(dir, "capture.json")
+
+	// Two HTTP plugins in the dump: capture must be told which, before it
+	// takes any traffic.
+	code, _, errOut := run(t, "wasmdbg", "capture", "--admin", s.URL, "--config-id", "wasm_tap", "--out", out, "--count", "2")
+	if code != 2 || errOut != "wasmdbg: the proxy has several HTTP plugins (cpp-filter, rust-filter): say which with --plugin\nRun 'wasmdbg --help' for usage.\n" {
+		t.Errorf("ambiguous plugin: %d %q", code, errOut)
+	}
+	code, _, errOut = run(t, "wasmdbg", "capture", "--admin", s.URL, "--config-id", "other", "--out", out, "--plugin", "cpp-filter")
+	if code != 1 || errOut != "wasmdbg: POST /tap: envoy answered 400: Unknown config id 'other'. No extension has registered with this id.\n" {
+		t.Errorf("unknown config id: %d %q", code, errOut)
+	}
+
+	type result struct {
+		code   int
+		errOut string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, _, errOut := run(t, "wasmdbg", "capture", "--admin", s.URL, "--config-id", "wasm_tap", "--out", out, "--count", "2", "--plugin", "cpp-filter")
+		done <- result{code, errOut}
+	}()
+	if !s.WaitTapAttached(10 * time.Second) {
+		t.Fatal("no tap session")
+	}
+	at := time.Date(2025, 10, 14, 9, 0, 0, 0, time.UTC)
+	req := func(extra ...admintest.Header) []admintest.Header {
+		return append([]admintest.Header{{Key: ":authority", Value: "web"}, {Key: ":path", Value: "/a"}, {Key: ":method", Value: "GET"},
+			{Key: "authorization", Value: "Bearer secret"}}, extra...)
+	}
+	s.SendTrace(admintest.HTTPTrace(req(), nil, []admintest.Header{{Key: ":status", Value: "200"}}, []byte("ok"), at))
+	s.SendTrace(admintest.HTTPTrace(req(admintest.Header{Key: "x-crash", Value: "unreachable"}), nil, []admintest.Header{{Key: ":status", Value: "503"}}, nil, at.Add(time.Second)))
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("capture did not end")
+	}
+	if r.code != 0 {
+		t.Fatalf("capture: exit %d\n%s", r.code, r.errOut)
+	}
+	for _, want := range []string{"tapping " + s.URL + " (config_id wasm_tap); stops after 2", "GET web/a -> 200", "GET web/a -> 503",
+		`plugin cpp-filter from /config_dump (root_id "cpp_root", vm_id "cpp_vm", 27 bytes of configuration)`, "redacted 2 credential header value(s)"} {
+		if !strings.Contains(r.errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.errOut)
+		}
+	}
+	capt, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"module": "plugin.wasm"`, `"root_id": "cpp_root"`, `"configuration": "deny=x-deny;header=x-plugin"`, "[redacted]"} {
+		if !strings.Contains(string(capt), want) {
+			t.Errorf("capture lacks %s:\n%s", want, capt)
+		}
+	}
+	code, stdout, errOut := run(t, "wasmdbg", "replay", out)
+	if code != exitTrapped || !strings.Contains(stdout+errOut, "plugin::crash::unreachableNow()") {
+		t.Errorf("replay: exit %d\n%s\n%s", code, stdout, errOut)
 	}
 }

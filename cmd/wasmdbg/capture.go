@@ -26,6 +26,7 @@ data, and optional expectations.`,
 		},
 	}
 	cmd.AddCommand(newCaptureConvertCmd(io))
+	addLiveCapture(cmd, io)
 	return cmd
 }
 

@@ -50,6 +50,9 @@ type Options struct {
 	// Resolver symbolizes crash frames (file:line, inlined frames,
 	// demangled names); nil leaves frames as the name section has them.
 	Resolver loc.Resolver
+	// Profile compiles the module with wazero's function listeners and
+	// collects a CPU profile of its VMs (profile.go; WriteProfile).
+	Profile bool
 }
 
 // DefaultCacheDir is the compilation cache directory under the user's cache
@@ -73,6 +76,7 @@ type Module struct {
 	rt       wazero.Runtime
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
+	prof     *Profiler // Options.Profile
 }
 
 // LoadError is a module that cannot run at all: not wasm, no ABI marker, an
@@ -115,7 +119,12 @@ func Compile(ctx context.Context, wasm []byte, opts Options) (*Module, error) {
 		cfg = cfg.WithCompilationCache(cache)
 	}
 	m.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	compiled, err := m.rt.CompileModule(ctx, withOffsetDWARF(wasm, info, m.marker))
+	cctx := ctx
+	if opts.Profile {
+		m.prof = NewProfiler()
+		cctx = m.prof.context(ctx)
+	}
+	compiled, err := m.rt.CompileModule(cctx, withOffsetDWARF(wasm, info, m.marker))
 	if err != nil {
 		m.Close(ctx)
 		return nil, &LoadError{Reason: "load_failed", Message: "Failed to load Wasm bytecode: " + err.Error(),

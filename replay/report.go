@@ -25,6 +25,7 @@ type ResultRecord struct {
 	Calls        []CallRecord   `json:"calls,omitempty"`
 	Ticks        int            `json:"ticks,omitempty"`
 	Reloads      int            `json:"reloads,omitempty"`
+	ReloadStats  *ReloadStats   `json:"reload_stats,omitempty"`
 	Notes        []string       `json:"notes,omitempty"`
 	Expectations struct {
 		Checked int `json:"checked"`
@@ -42,7 +43,7 @@ type FailureRecord struct {
 // Record returns the result's JSON record.
 func (r *Result) Record() *ResultRecord {
 	rec := &ResultRecord{Kind: "result", Trapped: r.Trapped, Streams: r.Streams, Metrics: r.Metrics,
-		SharedData: r.Shared, Calls: r.Calls, Ticks: r.Ticks, Reloads: r.Reloads, Notes: r.Notes}
+		SharedData: r.Shared, Calls: r.Calls, Ticks: r.Ticks, Reloads: r.Reloads, ReloadStats: r.ReloadStats, Notes: r.Notes}
 	if rec.Streams == nil {
 		rec.Streams = []*Stream{}
 	}
@@ -88,10 +89,17 @@ func (r *Result) WriteSummary(w io.Writer) {
 			fmt.Fprintf(w, "hint: %s\n", f.Hint)
 		}
 	}
-	fmt.Fprintf(w, "\n=== %d stream%s\n", len(r.Streams), plural(len(r.Streams)))
-	for _, s := range r.Streams {
-		writeStream(w, s, len(r.Streams))
+	total := len(r.Streams)
+	if r.passStreams > 0 { // Repeat keeps the first pass and a stream that trapped later
+		total = r.passStreams
+		fmt.Fprintf(w, "\n=== %d stream%s (the first pass of %d)\n", total, plural(total), r.passes)
+	} else {
+		fmt.Fprintf(w, "\n=== %d stream%s\n", len(r.Streams), plural(len(r.Streams)))
 	}
+	for _, s := range r.Streams {
+		writeStream(w, s, total)
+	}
+	r.writePolicy(w)
 	if len(r.Calls) > 0 {
 		fmt.Fprintln(w, "calls outside streams:")
 		for _, c := range r.Calls {
@@ -106,9 +114,6 @@ func (r *Result) WriteSummary(w io.Writer) {
 	}
 	if r.Ticks > 0 {
 		fmt.Fprintf(w, "ticks: %d\n", r.Ticks)
-	}
-	if r.Reloads > 0 {
-		fmt.Fprintf(w, "VM reloads (fail_reload): %d\n", r.Reloads)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "note: %s\n", n)
@@ -160,6 +165,9 @@ func writeStream(w io.Writer, s *Stream, total int) {
 	if s.ID != "" {
 		name = " " + s.ID
 	}
+	if s.Iteration > 0 {
+		name += fmt.Sprintf(" (pass %d)", s.Iteration)
+	}
 	fmt.Fprintf(w, "stream %d/%d%s: ", s.Index+1, total, name)
 	if s.Kind == "tcp" {
 		fmt.Fprintf(w, "tcp connection, %d bytes downstream and %d upstream forwarded, %s\n",
@@ -170,8 +178,8 @@ func writeStream(w io.Writer, s *Stream, total int) {
 	if s.Trapped {
 		fmt.Fprintln(w, "  the plugin trapped; the host failed the stream")
 	}
-	if s.FailedOpen {
-		fmt.Fprintln(w, "  the VM had failed; the stream went through without the filter (fail_open)")
+	if p := policyText(s); p != "" {
+		fmt.Fprintf(w, "  %s\n", p)
 	}
 	for _, cb := range s.Callbacks {
 		if cb.Returned != "" {

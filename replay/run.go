@@ -17,6 +17,13 @@ type RunOptions struct {
 	Verbosity Verbosity
 	// NoRestrictions: see VMConfig.NoRestrictions.
 	NoRestrictions bool
+	// FailurePolicy overrides the capture's failure_policy (policy.go).
+	FailurePolicy FailurePolicy
+	// ReloadBackoff is FailReload's interval between reloads; 0 means
+	// DefaultReloadBackoff.
+	ReloadBackoff time.Duration
+	// Timing, when set, receives the wall time of every callback.
+	Timing *Timing
 }
 
 // Result is the outcome of a replay: what trapped, what each stream did,
@@ -26,17 +33,23 @@ type Result struct {
 	Crash   *Crash
 	// Failure is why the VM stopped (trap, start or configure failure,
 	// load error), nil when it ran clean.
-	Failure  *Failure
-	Streams  []*Stream
-	Metrics  []Metric
-	Shared   []SharedEntry
-	Notes    []string
-	Calls    []CallRecord // calls made outside streams (on_tick, on_configure)
-	Ticks    int
-	Reloads  int // fail_reload: VMs started after a failure
-	ABI      string
-	Expected int // expectations checked
-	Failed   int // expectations failed
+	Failure *Failure
+	Streams []*Stream
+	Metrics []Metric
+	Shared  []SharedEntry
+	Notes   []string
+	Calls   []CallRecord // calls made outside streams (on_tick, on_configure)
+	Ticks   int
+	Reloads int // fail_reload: VMs started after a failure
+	// FailurePolicy is the policy the replay applied; ReloadStats its
+	// counters, when fail_reload acted.
+	FailurePolicy FailurePolicy
+	ReloadStats   *ReloadStats
+
+	passes, passStreams int // Repeat: passes made, streams per pass
+	ABI                 string
+	Expected            int // expectations checked
+	Failed              int // expectations failed
 }
 
 // ExpectationResult is one expectation and whether it held.
@@ -68,6 +81,21 @@ const stallWait = 30 * time.Second
 // the way Envoy would, and returns what happened. Errors are for the host
 // itself failing; a plugin that traps or fails to start is a Result.
 func Replay(ctx context.Context, m *Module, c *Capture, ro RunOptions) (*Result, error) {
+	r, err := newRunner(ctx, m, c, ro)
+	if err != nil {
+		return r.res, err
+	}
+	for i := range c.Streams {
+		if _, err := r.runStream(i, &c.Streams[i]); err != nil {
+			return r.res, err
+		}
+	}
+	return r.finish(), nil
+}
+
+// newRunner prepares the host state of a capture (shared data, queues,
+// clock, call answers, failure policy) and starts the VM.
+func newRunner(ctx context.Context, m *Module, c *Capture, ro RunOptions) (*runner, error) {
 	r := &runner{mod: m, capture: c, ro: ro, ctx: ctx, res: &Result{ABI: m.ABI().String()}}
 	r.shared = NewSharedStore()
 	for _, kv := range c.Host.SharedData {
@@ -78,43 +106,56 @@ func Replay(ctx context.Context, m *Module, c *Capture, ro RunOptions) (*Result,
 			r.shared.Enqueue(c.Plugin.VMID, q.Name, it)
 		}
 	}
-	start := c.Host.StartTime
-	if start.IsZero() {
-		start = defaultStart
+	r.start = c.Host.StartTime
+	if r.start.IsZero() {
+		r.start = defaultStart
 	}
-	r.clock = NewClock(start, c.Host.ClockStep)
+	r.clock = NewClock(r.start, c.Host.ClockStep)
 	r.calls = newCaptureCalls(c)
-	if err := r.startVM(); err != nil {
-		return r.res, err
+	r.initPolicy()
+	return r, r.startVM()
+}
+
+// runStream replays stream i of the capture at its time, after the
+// failure policy has had its say (fail_reload may start a new VM).
+func (r *runner) runStream(i int, cs *CaptureStream) (*Stream, error) {
+	if cs.At != nil {
+		r.advanceTo(r.start.Add(*cs.At).UnixNano())
+	} else {
+		r.advanceTo(r.clock.UnixNano() + int64(r.clock.Step))
 	}
-	for i := range c.Streams {
-		cs := &c.Streams[i]
-		if cs.At != nil {
-			r.advanceTo(start.Add(*cs.At).UnixNano())
-		} else {
-			r.advanceTo(r.clock.UnixNano() + int64(r.clock.Step))
-		}
-		if r.vm.failed && c.Plugin.FailurePolicy == "fail_reload" && r.vm.crash != nil {
-			if err := r.startVM(); err != nil {
-				return r.res, err
-			}
-			r.res.Reloads++
-		}
-		var st *Stream
-		if cs.Kind == "tcp" {
-			st = r.runTCP(i, cs)
-		} else {
-			st = r.runHTTP(i, cs)
-		}
-		r.checkExpectations(cs, st)
-		r.res.Streams = append(r.res.Streams, st)
+	verdict, err := r.beforeStream()
+	if err != nil {
+		return nil, err
 	}
+	var st *Stream
+	if t := r.ro.Timing; t != nil {
+		t.beginStream()
+	}
+	if cs.Kind == "tcp" {
+		st = r.runTCP(i, cs)
+	} else {
+		st = r.runHTTP(i, cs)
+	}
+	if t := r.ro.Timing; t != nil {
+		t.endStream()
+	}
+	r.afterStream(cs, st, verdict)
+	r.checkExpectations(cs, st)
+	r.res.Streams = append(r.res.Streams, st)
+	return st, nil
+}
+
+// finish runs the clock to the capture's end, shuts the root context down
+// and gathers the result.
+func (r *runner) finish() *Result {
+	c := r.capture
 	if d := c.Host.Duration; d > 0 {
-		r.advanceTo(start.Add(d).UnixNano())
+		r.advanceTo(r.start.Add(d).UnixNano())
 	}
 	r.shutdown()
 	vm := r.vm
-	r.res.Metrics = vm.Metrics()
+	r.res.Metrics = mergeMetrics(r.res.Metrics, vm.Metrics())
 	r.res.Shared = r.shared.Snapshot(c.Plugin.VMID)
 	r.res.Notes = append(r.res.Notes, vm.notes...)
 	r.res.Calls = append(r.res.Calls, vm.rootCalls...)
@@ -127,7 +168,7 @@ func Replay(ctx context.Context, m *Module, c *Capture, ro RunOptions) (*Result,
 	if r.res.Failure == nil {
 		r.res.Failure = vm.failure
 	}
-	return r.res, nil
+	return r.res
 }
 
 type runner struct {
@@ -140,6 +181,9 @@ type runner struct {
 	clock   *Clock
 	shared  *SharedStore
 	calls   *captureCalls
+	start   time.Time // the capture's start time
+
+	policy policyState
 }
 
 // startVM creates the VM (again, for fail_reload). A module Envoy would
@@ -147,7 +191,7 @@ type runner struct {
 func (r *runner) startVM() error {
 	c := r.capture
 	if r.vm != nil {
-		r.res.Metrics = append(r.res.Metrics, r.vm.Metrics()...)
+		r.res.Metrics = mergeMetrics(r.res.Metrics, r.vm.Metrics())
 		r.res.Notes = append(r.res.Notes, r.vm.notes...)
 		r.res.Ticks += r.vm.ticks
 		if r.res.Crash == nil {
@@ -162,7 +206,12 @@ func (r *runner) startVM() error {
 		Clock: r.clock, RandomSeed: c.Host.RandomSeed, Properties: c.Host.Properties, NoRestrictions: r.ro.NoRestrictions,
 		Shared: r.shared, Calls: r.calls, Sink: r.ro.Sink, Verbosity: r.ro.Verbosity,
 	}
-	vm, err := r.mod.NewVM(r.ctx, cfg)
+	ctx := r.ctx
+	if p := r.mod.prof; p != nil {
+		ctx = p.context(ctx) // host functions are listened to as well
+	}
+	vm, err := r.mod.NewVM(ctx, cfg)
+	vm.timing = r.ro.Timing
 	r.vm = vm
 	if err != nil {
 		if le, ok := err.(*LoadError); ok {
@@ -342,11 +391,13 @@ func (r *runner) settle() {
 	vm.drainAsync()
 }
 
-// failStream is CHECK_FAIL's failure branch: fail open lets the stream
-// through; otherwise the stream is failed once (a local 503 with details
-// wasm_fail_stream, or a closed connection) and iteration stops.
+// failStream is CHECK_FAIL's failure branch: cpp-host's fail_open_ lets the
+// stream through; otherwise the stream is failed once (a local 503 with
+// details wasm_fail_stream, or a closed connection) and iteration stops.
+// With failure_policy FAIL_OPEN fail_open_ is false, so the stream the VM
+// fails in is failed too (policy.go).
 func (r *runner) failStream(c *hostContext, st *Stream) uint32 {
-	if r.capture.Plugin.FailurePolicy == "fail_open" {
+	if r.failOpenInCallback() {
 		st.FailedOpen = true
 		return 0
 	}

@@ -25,10 +25,10 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		resp = &HTTPMessage{Headers: []Header{{":status", "200"}}}
 		vm.note("a stream without a response in the capture got an empty 200 from the upstream")
 	}
-	if vm.failed && vm.rootCtx == nil || vm.failed && r.capture.Plugin.FailurePolicy == "fail_open" {
+	if vm.failed && vm.rootCtx == nil || vm.failed && r.failOpen() {
 		// No filter instance (the VM never started) or fail open: Envoy
 		// does not add the filter to the chain.
-		if r.capture.Plugin.FailurePolicy == "fail_open" {
+		if r.failOpen() {
 			st.FailedOpen = true
 			st.UpstreamRequest = &Message{Headers: lowerAll(req.Headers), Body: string(joinChunks(req.Body)), Trailers: lowerAll(req.Trailers)}
 			st.Response = &Message{Headers: lowerAll(resp.Headers), Body: string(joinChunks(resp.Body)), Trailers: lowerAll(resp.Trailers)}

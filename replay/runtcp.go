@@ -13,8 +13,8 @@ func (r *runner) runTCP(idx int, cs *CaptureStream) *Stream {
 	vm := r.vm
 	st := &Stream{Index: idx, ID: cs.ID, Kind: "tcp"}
 	st.info = r.streamInfo(cs, idx)
-	if vm.failed && (vm.rootCtx == nil || r.capture.Plugin.FailurePolicy == "fail_open") {
-		if r.capture.Plugin.FailurePolicy == "fail_open" {
+	if vm.failed && (vm.rootCtx == nil || r.failOpen()) {
+		if r.failOpen() {
 			st.FailedOpen = true
 			for _, e := range cs.TCP {
 				if e.Downstream != nil {

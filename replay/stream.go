@@ -58,6 +58,14 @@ type Stream struct {
 	info *StreamInfo
 
 	Expectations []ExpectationResult `json:"expectations,omitempty"`
+
+	// Policy says what the failure policy did to the stream (Policy*
+	// values), AccessLog how Envoy's access log records it (policy.go).
+	Policy    string          `json:"failure_policy,omitempty"`
+	AccessLog *AccessLogEntry `json:"access_log,omitempty"`
+	// Iteration is the pass of a repeated replay (Repeat) the stream was
+	// in, when later than the first.
+	Iteration int `json:"iteration,omitempty"`
 }
 
 // CallbackRecord is one callback: its raw return value and what the host

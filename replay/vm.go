@@ -179,6 +179,8 @@ type VM struct {
 
 	rootPendingDone bool
 	notes           []string
+
+	timing *Timing // RunOptions.Timing
 }
 
 type restriction uint8
@@ -537,7 +539,14 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 		vm.ctx = ctx
 	}
 	vm.depth++
+	var t0 time.Time
+	if top && vm.timing != nil {
+		t0 = time.Now()
+	}
 	err := cb.fn.CallWithStack(ctx, stack)
+	if top && vm.timing != nil {
+		vm.timing.add(cb.name, time.Since(t0))
+	}
 	vm.depth--
 	if cancel != nil {
 		timedOut := ctx.Err() != nil

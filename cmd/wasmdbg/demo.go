@@ -57,7 +57,7 @@ func runDemo(cmd *cobra.Command, io stdio, noCache, verbose, noTUI bool) error {
 	if verbose {
 		v = replay.Callbacks
 	}
-	res, err := replayModule(cmd.Context(), io, wasm, opts, replay.DemoCapture(), replay.RunOptions{Verbosity: v}, false)
+	res, err := replayModule(cmd.Context(), io, wasm, opts, replay.DemoCapture(), replay.RunOptions{Verbosity: v}, false, nil)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ type replayOptions struct {
 	logLevel           string
 	tui                bool
 	input              inputFlags
+	extras             replayExtras // replay_prod.go
 }
 
 // inputFlags fill in what HAR files and tap traces lack (and override a
@@ -137,6 +138,7 @@ expectation in the capture failed, 1 error, 2 usage.`,
 	f.BoolVar(&o.noRestrictions, "no-restrictions", false, "allow every host call during VM start and inside the allocator (cpp-host before 2022); replays past a restricted_callback trap")
 	f.StringVar(&o.logLevel, "log-level", "", "the wasm logger level the plugin sees (trace, debug, info, warn, error, critical); default: the capture's, else trace")
 	o.input.register(cmd)
+	o.extras.register(cmd)
 	return cmd
 }
 
@@ -197,14 +199,18 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 	case o.quiet:
 		v = replay.Quiet
 	}
+	ro := replay.RunOptions{Verbosity: v, NoRestrictions: o.noRestrictions}
+	if err := o.extras.apply(cmd, &ro, &opts); err != nil {
+		return err
+	}
 	if o.tui {
 		return replayTUI(cmd.Context(), io, name, modPath, wasm, opts, capture, o.noRestrictions)
 	}
-	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, replay.RunOptions{Verbosity: v, NoRestrictions: o.noRestrictions}, o.json)
+	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, ro, o.json, &o.extras)
 	if err != nil {
 		return err
 	}
-	if !res.OK() {
+	if !res.OK() || o.extras.failed() {
 		return errTrapped
 	}
 	return nil
@@ -212,7 +218,7 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 
 // replayModule compiles and replays, writing events and the summary (or
 // the JSON result) to io.out.
-func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Options, c *replay.Capture, ro replay.RunOptions, asJSON bool) (*replay.Result, error) {
+func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Options, c *replay.Capture, ro replay.RunOptions, asJSON bool, x *replayExtras) (*replay.Result, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -241,11 +247,21 @@ func replayModule(ctx context.Context, io stdio, wasm []byte, opts replay.Option
 	}
 	defer m.Close(ctx)
 	ro.Sink = sink
-	res, err := replay.Replay(ctx, m, c, ro)
+	res, err := x.run(ctx, m, c, ro)
 	if err != nil {
 		return nil, err
 	}
+	if enc != nil {
+		if err := x.beforeResult(io, enc, m); err != nil {
+			return nil, err
+		}
+	}
 	finishReplay(io, r, enc, res)
+	if enc == nil {
+		if err := x.afterSummary(io, m); err != nil {
+			return nil, err
+		}
+	}
 	return res, nil
 }
 

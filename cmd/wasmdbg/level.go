@@ -48,23 +48,35 @@ func newLevelCmd(io stdio) *cobra.Command {
 	var pf proxyFlags
 	var asJSON, restore, force bool
 	cmd := &cobra.Command{
-		Use:   "level [LOGGER=LEVEL…|LEVEL] (--admin ADDR | --pod POD)",
+		Use:   "level [get | [set] LOGGER=LEVEL… | [set] LEVEL] (--admin ADDR | --pod POD)",
 		Short: "Show or change envoy logger levels, or put back what an interrupted attach changed",
 		Long: `Without arguments, level lists every envoy logger and its level. With
 LOGGER=LEVEL arguments (or istioctl's LOGGER:LEVEL) it changes them, all in one
 request; a bare LEVEL means the wasm logger, the one plugin logs and the
 wasm:trace stream go to. Levels: trace debug info warning (or warn) error
-critical off.
+critical off. The verbs get and set may be written (level get, level set
+wasm:trace) and change nothing.
 
 --restore puts back the levels a wasmdbg attach changed and could not restore
 (it was killed with SIGKILL, or the proxy was unreachable when it ended): attach
 records what it changes in a marker file before changing it.`,
 		Example: `  wasmdbg level --admin localhost:9901
   wasmdbg level --admin localhost:15000 trace
+  wasmdbg level set wasm:trace --admin localhost:15000
   wasmdbg level --admin localhost:15000 wasm=debug http=info
   wasmdbg level --pod productpage-v1-7795568889-j4dhl -n bookinfo wasm:trace
   wasmdbg level --admin localhost:15000 --restore`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// DESIGN's verbs: "level get" lists, "level set X" changes.
+			if len(args) > 0 && (args[0] == "get" || args[0] == "set") {
+				if args[0] == "get" && len(args) > 1 {
+					return usageErrorf("level get takes no arguments")
+				}
+				if args[0] == "set" && len(args) == 1 {
+					return usageErrorf("level set needs LOGGER=LEVEL or a LEVEL for the wasm logger")
+				}
+				args = args[1:]
+			}
 			changes, err := attach.ParseChanges(args)
 			if err != nil {
 				return usageErrorf("%v", err)

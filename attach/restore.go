@@ -394,15 +394,33 @@ func Raise(ctx context.Context, connect Connector, store Store, t Target, want [
 		return nil, stale, err
 	}
 	if _, err := c.SetLevels(ctx, set...); err != nil {
-		// Nothing changed (Envoy applies a batch all or nothing), but a
-		// one-by-one fallback may have; restore checks each logger.
-		if _, rerr := Restore(context.WithoutCancel(ctx), connect, store, m, Retry{Attempts: 2, Wait: 100 * time.Millisecond}); rerr != nil {
-			return nil, stale, fmt.Errorf("%w; and restoring failed: %v", err, rerr)
-		}
-		return nil, stale, err
+		// Usually nothing changed (Envoy applies a batch all or nothing),
+		// but a request cut short (Ctrl-C) may have been applied, and a
+		// one-by-one fallback may have got part way; restore checks each
+		// logger and says what it did.
+		re := &RaiseError{Err: err}
+		re.Restored, re.RestoreErr = Restore(context.WithoutCancel(ctx), connect, store, m, Retry{Attempts: 3, Wait: 100 * time.Millisecond})
+		return nil, stale, re
 	}
 	return s, stale, nil
 }
+
+// RaiseError is a failed level change, with what was done to put back
+// whatever part of it the proxy applied.
+type RaiseError struct {
+	Err        error
+	Restored   []Outcome
+	RestoreErr error
+}
+
+func (e *RaiseError) Error() string {
+	if e.RestoreErr != nil {
+		return fmt.Sprintf("%v; and restoring failed: %v", e.Err, e.RestoreErr)
+	}
+	return e.Err.Error()
+}
+
+func (e *RaiseError) Unwrap() error { return e.Err }
 
 // UnknownLogger explains that the proxy has no logger called name, with the
 // names that look like it.

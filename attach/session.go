@@ -167,6 +167,10 @@ func (s *Session) raise(ctx context.Context, ep Endpoint, name, origin string) (
 	for _, o := range stale {
 		s.notify("%s: %s (left by an interrupted wasmdbg attach)", name, o)
 	}
+	var re *RaiseError
+	if errors.As(err, &re) {
+		s.report(name, re.Restored, nil)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

@@ -131,6 +131,9 @@ func runAttach(ctx context.Context, io stdio, o attachOptions) error {
 	defer stop()
 	s, err := attach.Start(ctx, opts)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting; what was changed is restored and reported
+		}
 		return err
 	}
 	runErr := printEvents(ctx, io, s, o)

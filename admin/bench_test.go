@@ -47,7 +47,7 @@ func bigDump(listeners, ecds, clusters int) []byte {
 		cs = append(cs, map[string]any{"version_info": "1", "cluster": map[string]any{"@type": "type.googleapis.com/envoy.config.cluster.v3.Cluster",
 			"name": fmt.Sprintf("outbound|80||svc-%d.ns.svc.cluster.local", i), "type": "EDS", "connect_timeout": "10s",
 			"eds_cluster_config": map[string]any{"eds_config": map[string]any{"ads": map[string]any{}, "resource_api_version": "V3"}, "service_name": fmt.Sprintf("outbound|80||svc-%d.ns.svc.cluster.local", i)},
-			"circuit_breakers": map[string]any{"thresholds": []any{map[string]any{"max_connections": 4294967295, "max_pending_requests": 4294967295, "max_requests": 4294967295, "max_retries": 4294967295}}}}})
+			"circuit_breakers":   map[string]any{"thresholds": []any{map[string]any{"max_connections": 4294967295, "max_pending_requests": 4294967295, "max_requests": 4294967295, "max_retries": 4294967295}}}}})
 	}
 	d := map[string]any{"configs": []any{
 		map[string]any{"@type": "type.googleapis.com/envoy.admin.v3.ClustersConfigDump", "dynamic_active_clusters": cs},

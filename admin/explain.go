@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // WasmReport joins the Wasm stats with what explains them: the loaded
@@ -201,15 +203,9 @@ func (r WasmReport) Values() map[string]float64 {
 // Workers come from the server.concurrency gauge, else from /server_info's
 // command line.
 func (c *Client) WasmReport(ctx context.Context) (WasmReport, error) {
-	mf, err := c.Prometheus(ctx)
+	mf, custom, err := c.wasmFamilies(ctx)
 	if err != nil {
 		return WasmReport{}, err
-	}
-	var custom []string
-	if st, err := c.Stats(ctx, `^wasmcustom\.`); err == nil {
-		for _, s := range st {
-			custom = append(custom, strings.TrimPrefix(s.Name, "wasmcustom."))
-		}
 	}
 	plugins, err := c.Plugins(ctx)
 	if err != nil {
@@ -229,4 +225,28 @@ func (c *Client) WasmReport(ctx context.Context) (WasmReport, error) {
 		}
 	}
 	return NewWasmReport(envoy, workers, plugins, ReadWasmStats(mf, custom)), nil
+}
+
+// WasmStats scrapes only the numbers: /stats/prometheus, and /stats for
+// the plugins' metric names (best effort).
+func (c *Client) WasmStats(ctx context.Context) (WasmStats, error) {
+	mf, custom, err := c.wasmFamilies(ctx)
+	if err != nil {
+		return WasmStats{}, err
+	}
+	return ReadWasmStats(mf, custom), nil
+}
+
+func (c *Client) wasmFamilies(ctx context.Context) (map[string]*dto.MetricFamily, []string, error) {
+	mf, err := c.Prometheus(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var custom []string
+	if st, err := c.Stats(ctx, `^wasmcustom\.`); err == nil {
+		for _, s := range st {
+			custom = append(custom, strings.TrimPrefix(s.Name, "wasmcustom."))
+		}
+	}
+	return mf, custom, nil
 }

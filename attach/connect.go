@@ -92,27 +92,34 @@ func (e Endpoint) Resolve(ctx context.Context) (Endpoint, error) {
 // Connect opens the admin API: directly for --admin, through a new
 // port-forward for a pod (released by the returned function).
 func (e Endpoint) Connect(ctx context.Context) (*admin.Client, func(), error) {
+	c, _, release, err := e.connect(ctx)
+	return c, release, err
+}
+
+// connect is Connect with a channel closed when the port-forward dies (nil
+// for a direct address).
+func (e Endpoint) connect(ctx context.Context) (*admin.Client, <-chan struct{}, func(), error) {
 	if err := e.Check(); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if e.Pod == "" {
 		c, err := admin.New(e.Admin, e.clientOpts()...)
-		return c, func() {}, err
+		return c, nil, func() {}, err
 	}
 	kube, err := e.kube()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	addr, _, stop, err := kube.PortForward(ctx, e.Namespace, e.Pod, e.adminPort())
+	addr, dead, stop, err := kube.PortForward(ctx, e.Namespace, e.Pod, e.adminPort())
 	if err != nil {
-		return nil, nil, fmt.Errorf("port-forward to %s/%s:%d: %w", e.Namespace, e.Pod, e.adminPort(), err)
+		return nil, nil, nil, fmt.Errorf("port-forward to %s/%s:%d: %w", e.Namespace, e.Pod, e.adminPort(), err)
 	}
 	c, err := admin.New(addr, e.clientOpts()...)
 	if err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return c, stop, nil
+	return c, dead, stop, nil
 }
 
 // Connector is Connect as a Connector, for restoring.

@@ -83,6 +83,9 @@ type Session struct {
 	wg       sync.WaitGroup
 	closing  sync.Once
 	closeErr error
+
+	metricsMu sync.Mutex
+	metrics   *metricsConn
 }
 
 // target is one proxy the session is attached to.
@@ -641,7 +644,25 @@ func (s *Session) sortedTargets() []*target {
 	return ts
 }
 
-// Metrics reads the Wasm stats of the (first) proxy.
+// metricsConn is the connection Metrics keeps open between samples (a
+// port-forward is too slow to open every two seconds), and what it read
+// once: the plugins, release and workers change rarely, and a full
+// /config_dump can be megabytes.
+type metricsConn struct {
+	target  string
+	c       *admin.Client
+	dead    <-chan struct{}
+	release func()
+	base    admin.WasmReport
+	baseAt  time.Time
+}
+
+// metricsRefresh is how often Metrics reads /config_dump and /server_info
+// again.
+const metricsRefresh = time.Minute
+
+// Metrics reads the Wasm stats of the (first) proxy. It keeps the
+// connection between calls and reopens it when the port-forward died.
 func (s *Session) Metrics(ctx context.Context) (admin.WasmReport, error) {
 	s.mu.Lock()
 	ts := s.sortedTargets()
@@ -649,12 +670,50 @@ func (s *Session) Metrics(ctx context.Context) (admin.WasmReport, error) {
 	if len(ts) == 0 {
 		return admin.WasmReport{}, errors.New("no proxy attached")
 	}
-	c, release, err := ts[0].ep.Connect(ctx)
+	s.metricsMu.Lock()
+	defer s.metricsMu.Unlock()
+	m := s.metrics
+	if m != nil && (m.target != ts[0].name || isClosed(m.dead)) {
+		m.release()
+		m, s.metrics = nil, nil
+	}
+	if m == nil {
+		c, dead, release, err := ts[0].ep.connect(ctx)
+		if err != nil {
+			return admin.WasmReport{}, err
+		}
+		m = &metricsConn{target: ts[0].name, c: c, dead: dead, release: release}
+		s.metrics = m
+	}
+	if m.baseAt.IsZero() || time.Since(m.baseAt) > metricsRefresh {
+		r, err := m.c.WasmReport(ctx)
+		if err != nil {
+			m.release()
+			s.metrics = nil
+			return admin.WasmReport{}, err
+		}
+		m.base, m.baseAt = r, time.Now()
+		return r, nil
+	}
+	st, err := m.c.WasmStats(ctx)
 	if err != nil {
+		m.release()
+		s.metrics = nil
 		return admin.WasmReport{}, err
 	}
-	defer release()
-	return c.WasmReport(ctx)
+	return admin.NewWasmReport(m.base.Envoy, m.base.Workers, m.base.Plugins, st), nil
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	if ch == nil {
+		return false
+	}
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // Close stops following and restores every level the session changed,
@@ -664,6 +723,12 @@ func (s *Session) Close() error {
 	s.closing.Do(func() {
 		s.cancel()
 		s.wg.Wait()
+		s.metricsMu.Lock()
+		if s.metrics != nil {
+			s.metrics.release()
+			s.metrics = nil
+		}
+		s.metricsMu.Unlock()
 		s.mu.Lock()
 		ts := s.sortedTargets()
 		s.mu.Unlock()

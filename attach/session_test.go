@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -504,4 +505,48 @@ func TestMerger(t *testing.T) {
 	if _, ok := m.next(); ok {
 		t.Error("events left")
 	}
+}
+
+// Metrics keeps one connection (port-forward) for its samples and reads
+// /config_dump only once per refresh.
+func TestSessionMetrics(t *testing.T) {
+	k := newFakeKube(t)
+	web := k.addPod("web-1", "istio-proxy")
+	web.envoy.WasmStats("v8", 5, 4)
+	web.envoy.Add("wasmcustom.cpp_requests_total", 3)
+	s, err := Start(ctx, Options{Endpoint: Endpoint{Pod: "web-1", Kube: &countingKube{fakeKube: k}}, Store: Store{Dir: t.TempDir()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 3; i++ {
+		r, err := s.Metrics(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Stats.Custom) != 1 || r.Stats.Custom[0].Samples[0].Value != float64(3+i) || r.Estimates == nil {
+			t.Errorf("sample %d: %+v", i, r)
+		}
+		web.envoy.Add("wasmcustom.cpp_requests_total", 1)
+	}
+	if n := len(web.envoy.RequestsTo("/config_dump")); n != 1 {
+		t.Errorf("/config_dump read %d times", n)
+	}
+	if n := len(web.envoy.RequestsTo("/stats/prometheus")); n != 3 {
+		t.Errorf("/stats/prometheus read %d times", n)
+	}
+	kk := s.kube.(*countingKube)
+	if kk.forwards.Load() != 2 { // one to raise, one kept for metrics
+		t.Errorf("%d port-forwards", kk.forwards.Load())
+	}
+}
+
+type countingKube struct {
+	*fakeKube
+	forwards atomic.Int32
+}
+
+func (k *countingKube) PortForward(ctx context.Context, ns, pod string, port int) (string, <-chan struct{}, func(), error) {
+	k.forwards.Add(1)
+	return k.fakeKube.PortForward(ctx, ns, pod, port)
 }

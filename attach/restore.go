@@ -399,7 +399,7 @@ func Raise(ctx context.Context, connect Connector, store Store, t Target, want [
 		// one-by-one fallback may have got part way; restore checks each
 		// logger and says what it did.
 		re := &RaiseError{Err: err}
-		re.Restored, re.RestoreErr = Restore(context.WithoutCancel(ctx), connect, store, m, Retry{Attempts: 3, Wait: 100 * time.Millisecond})
+		re.Restored, re.RestoreErr = Restore(context.WithoutCancel(ctx), connect, store, m, DefaultRetry)
 		return nil, stale, re
 	}
 	return s, stale, nil

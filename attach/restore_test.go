@@ -3,6 +3,10 @@ package attach
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -322,4 +326,55 @@ func FuzzParseChanges(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A change that reached the proxy but whose answer was lost (Ctrl-C while
+// the request was in flight) is put back, and the error says what was done.
+func TestRaiseInterruptedChangeIsRestored(t *testing.T) {
+	s, _, store := setup(t, admintest.Options{})
+	// In front of the fake: forward the change, then hold the answer until
+	// the client gives up.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Post(s.URL+r.URL.RequestURI(), "", nil)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if r.URL.RawQuery != "" {
+			<-r.Context().Done()
+			return
+		}
+		w.Write(b)
+	}))
+	defer front.Close()
+	calls := 0
+	connect := func(ctx context.Context) (Levels, func(), error) {
+		calls++
+		url := s.URL
+		if calls == 1 {
+			url = front.URL
+		}
+		c, err := admin.New(url)
+		return c, func() {}, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for s.Level("wasm") != "debug" {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	_, _, err := Raise(cctx, connect, store, Target{Admin: s.URL}, []admin.Logger{{Name: "wasm", Level: "debug"}})
+	var re *RaiseError
+	if !errors.As(err, &re) || !errors.Is(err, context.Canceled) || re.RestoreErr != nil || NotRestored(err) {
+		t.Fatalf("%#v", err)
+	}
+	if len(re.Restored) != 1 || re.Restored[0].String() != "restored wasm: debug -> info" || s.Level("wasm") != "info" {
+		t.Errorf("%v, wasm %s", re.Restored, s.Level("wasm"))
+	}
+	if ms, _ := store.List(); len(ms) != 0 {
+		t.Errorf("marker left")
+	}
 }

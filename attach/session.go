@@ -148,7 +148,9 @@ func Start(ctx context.Context, opts Options) (*Session, error) {
 		err = s.startLocal(ctx)
 	}
 	if err != nil {
-		s.Close()
+		if cerr := s.Close(); cerr != nil {
+			err = errors.Join(err, &RestoreError{Err: cerr})
+		}
 		return nil, err
 	}
 	return s, nil
@@ -756,6 +758,21 @@ func (s *Session) Close() error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// RestoreError says that levels could not be put back (their markers stay
+// for wasmdbg level --restore).
+type RestoreError struct{ Err error }
+
+func (e *RestoreError) Error() string { return "restoring levels: " + e.Err.Error() }
+func (e *RestoreError) Unwrap() error { return e.Err }
+
+// NotRestored reports whether err says that a level change is still in
+// place: restoring it failed.
+func NotRestored(err error) bool {
+	var re *RaiseError
+	var rs *RestoreError
+	return errors.As(err, &rs) || errors.As(err, &re) && re.RestoreErr != nil
 }
 
 // Restored lists what Close (and pods leaving) put back.

@@ -131,7 +131,7 @@ func runAttach(ctx context.Context, io stdio, o attachOptions) error {
 	defer stop()
 	s, err := attach.Start(ctx, opts)
 	if err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil && !attach.NotRestored(err) {
 			return nil // interrupted while starting; what was changed is restored and reported
 		}
 		return err

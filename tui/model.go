@@ -282,6 +282,8 @@ func (m *Model) ingest(msg batchMsg) tea.Cmd {
 	for i := range msg.b.Events {
 		m.st.add(&msg.b.Events[i])
 	}
+	// A live session's description changes (pods come and go).
+	m.info = m.src.Info()
 	m.logs.extend(m.st)
 	if m.follow {
 		m.toEnd()
@@ -563,6 +565,14 @@ func (m *Model) viewUseful(v viewID) bool {
 
 func (m *Model) renderStatus(w int) string {
 	parts := []string{fmt.Sprintf("%s %s", m.info.Kind, m.info.Name)}
+	switch {
+	case m.quitting && m.info.Kind == KindAttach:
+		parts = append(parts, "restoring logger levels…")
+	case m.info.Notice != "":
+		// The restore reminder matters more than the counts: it goes
+		// where a narrow terminal still shows it.
+		parts = append(parts, m.info.Notice)
+	}
 	parts = append(parts, fmt.Sprintf("%s events", thousands(m.st.rows.len())))
 	switch n := len(m.st.crashes); n {
 	case 1:
@@ -572,7 +582,6 @@ func (m *Model) renderStatus(w int) string {
 	}
 	switch {
 	case m.quitting && m.info.Kind == KindAttach:
-		parts = append(parts, "restoring logger levels…")
 	case m.quitting:
 		parts = append(parts, "closing…")
 	case m.srcErr != "":
@@ -603,9 +612,6 @@ func (m *Model) renderStatus(w int) string {
 	}
 	if m.flash != "" {
 		parts = append(parts, m.flash)
-	}
-	if m.info.Notice != "" {
-		parts = append(parts, m.info.Notice)
 	}
 	return stStatus.Render(fit(" "+strings.Join(parts, " │ "), w))
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/wasmdbg/wasmdbg/attach"
 	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
+	"github.com/wasmdbg/wasmdbg/tui"
 )
 
 type attachOptions struct {
@@ -129,12 +130,23 @@ func runAttach(ctx context.Context, io stdio, o attachOptions) error {
 	// Ctrl-C, SIGTERM and SIGHUP end the session; Close then restores.
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// On a terminal (and without --json) the session opens in the UI; its
+	// messages then go to the UI instead of over it.
+	var notes *tui.Notes
+	if !o.asJSON && isTerminal(io.out) {
+		notes = tui.NewNotes()
+		opts.Notify = notes.Add
+	}
 	s, err := attach.Start(ctx, opts)
 	if err != nil {
+		printNotes(io, notes)
 		if ctx.Err() != nil && !attach.NotRestored(err) {
 			return nil // interrupted while starting; what was changed is restored and reported
 		}
 		return err
+	}
+	if notes != nil {
+		return attachTUI(ctx, io, s, notes, o.module)
 	}
 	runErr := printEvents(ctx, io, s, o)
 	closeErr := s.Close()

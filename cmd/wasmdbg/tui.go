@@ -18,6 +18,7 @@ import (
 	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
+	"github.com/wasmdbg/wasmdbg/attach"
 	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
@@ -266,6 +267,31 @@ func demoTUI(ctx context.Context, std stdio, wasm []byte, noCache bool) error {
 	defer src.Close()
 	files := &tui.SourceFiles{Dirs: []string{filepath.Join("fixtures", "cpp")}}
 	return showSource(ctx, std, src, tui.Options{Files: files}, false, tui.SnapshotOptions{})
+}
+
+// attachTUI is `wasmdbg attach` on a terminal: the session in the UI. The
+// UI restores the levels when it ends (the source's Close); what the
+// session said meanwhile that the UI did not show (the restore outcomes) is
+// printed once the terminal is back.
+func attachTUI(ctx context.Context, std stdio, s *attach.Session, notes *tui.Notes, module string) error {
+	src := tui.NewAttachSource(s, notes)
+	runErr := showSource(ctx, std, src, tui.Options{Files: &tui.SourceFiles{Module: module}}, false, tui.SnapshotOptions{})
+	closeErr := s.Close() // done by the UI already; this returns its result
+	printNotes(std, notes)
+	if closeErr != nil {
+		return fmt.Errorf("restoring levels: %w", closeErr)
+	}
+	return runErr
+}
+
+// printNotes prints what an attach session said that the UI did not show.
+func printNotes(std stdio, notes *tui.Notes) {
+	if notes == nil {
+		return
+	}
+	for _, n := range notes.Unshown() {
+		fmt.Fprintf(std.err, "wasmdbg: %s\n", n)
+	}
 }
 
 // showSource runs the UI over src, or prints a snapshot of it.

@@ -9,12 +9,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmdbg/wasmdbg/admin/admintest"
 )
 
-// TestTUIInTmux runs the built binary in a real terminal (tmux), sends
-// keys, and reads the screen back with capture-pane: the crash list, a
-// frame's source line, the help, and quitting.
-func TestTUIInTmux(t *testing.T) {
+// tmuxUI drives a command in a tmux session of its own.
+type tmuxUI struct {
+	t    *testing.T
+	tmux string
+	sock string
+}
+
+// startTmux builds the binary and starts `wasmdbg ARGS…` in a 100x30 tmux
+// window; it returns the session and a file that receives the exit status.
+func startTmux(t *testing.T, args ...string) (*tmuxUI, string) {
+	t.Helper()
 	tmux, err := exec.LookPath("tmux")
 	if err != nil {
 		t.Skip("tmux is not installed: the end-to-end TUI test needs it (CI installs it)")
@@ -28,88 +37,148 @@ func TestTUIInTmux(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	module, err := filepath.Abs("../../fixtures/cpp/plugin.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logf, err := filepath.Abs("testdata/tui/cpp-panic.log")
-	if err != nil {
-		t.Fatal(err)
-	}
 	exitFile := filepath.Join(dir, "exit")
 	// A server of our own, so the test neither sees nor disturbs the
 	// user's tmux sessions.
-	sock := fmt.Sprintf("wasmdbg-e2e-%d", os.Getpid())
-	tm := func(args ...string) (string, error) {
-		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
-		return string(out), err
+	u := &tmuxUI{t: t, tmux: tmux, sock: fmt.Sprintf("wasmdbg-e2e-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))}
+	t.Cleanup(func() { u.run("kill-server") })
+	quoted := make([]string, len(args))
+	for i, a := range args {
+		quoted[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
-	t.Cleanup(func() { tm("kill-server") })
-	script := fmt.Sprintf("%s tui --module %s %s; echo $? > %s", bin, module, logf, exitFile)
-	if out, err := tm("new-session", "-d", "-s", "ui", "-x", "100", "-y", "30", "env", "TERM=xterm-256color", "sh", "-c", script); err != nil {
+	script := fmt.Sprintf("%s %s 2>%s; echo $? > %s", bin, strings.Join(quoted, " "), filepath.Join(dir, "stderr"), exitFile)
+	if out, err := u.run("new-session", "-d", "-s", "ui", "-x", "100", "-y", "30", "env", "TERM=xterm-256color", "sh", "-c", script); err != nil {
 		t.Fatalf("tmux new-session: %v\n%s", err, out)
 	}
-	screen := func() string {
-		out, err := tm("capture-pane", "-p", "-t", "ui")
-		if err != nil {
-			t.Fatalf("capture-pane: %v\n%s", err, out)
-		}
-		return out
+	return u, exitFile
+}
+
+func (u *tmuxUI) run(args ...string) (string, error) {
+	out, err := exec.Command(u.tmux, append([]string{"-L", u.sock}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func (u *tmuxUI) screen() string {
+	out, err := u.run("capture-pane", "-p", "-t", "ui")
+	if err != nil {
+		u.t.Fatalf("capture-pane: %v\n%s", err, out)
 	}
-	waitFor := func(what string, ok func(string) bool) string {
-		t.Helper()
-		var s string
-		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-			if s = screen(); ok(s) {
-				return s
+	return out
+}
+
+func (u *tmuxUI) waitFor(what string, ok func(string) bool) string {
+	u.t.Helper()
+	var s string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if s = u.screen(); ok(s) {
+			return s
+		}
+	}
+	u.t.Fatalf("the screen never showed %s:\n%s", what, s)
+	return ""
+}
+
+func (u *tmuxUI) send(keys ...string) {
+	u.t.Helper()
+	if out, err := u.run(append([]string{"send-keys", "-t", "ui"}, keys...)...); err != nil {
+		u.t.Fatalf("send-keys %v: %v\n%s", keys, err, out)
+	}
+}
+
+// waitExit waits for the program to end and returns its exit status.
+func (u *tmuxUI) waitExit(exitFile string) string {
+	u.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if b, err := os.ReadFile(exitFile); err == nil && strings.TrimSpace(string(b)) != "" {
+			return strings.TrimSpace(string(b))
+		}
+		if time.Now().After(deadline) {
+			u.t.Fatalf("the program did not end; the screen:\n%s", u.screen())
+		}
+	}
+}
+
+func has(parts ...string) func(string) bool {
+	return func(s string) bool {
+		for _, p := range parts {
+			if !strings.Contains(s, p) {
+				return false
 			}
 		}
-		t.Fatalf("the screen never showed %s:\n%s", what, s)
-		return ""
+		return true
 	}
-	send := func(keys ...string) {
-		t.Helper()
-		if out, err := tm(append([]string{"send-keys", "-t", "ui"}, keys...)...); err != nil {
-			t.Fatalf("send-keys %v: %v\n%s", keys, err, out)
-		}
-	}
-	has := func(parts ...string) func(string) bool {
-		return func(s string) bool {
-			for _, p := range parts {
-				if !strings.Contains(s, p) {
-					return false
-				}
-			}
-			return true
-		}
-	}
+}
+
+// TestTUIInTmux runs the built binary in a real terminal (tmux), sends
+// keys, and reads the screen back with capture-pane: the crash list, a
+// frame's source line, the help, and quitting.
+func TestTUIInTmux(t *testing.T) {
+	module, _ := filepath.Abs("../../fixtures/cpp/plugin.wasm")
+	logf, _ := filepath.Abs("testdata/tui/cpp-panic.log")
+	u, exitFile := startTmux(t, "tui", "--module", module, logf)
 
 	// The crash list, with the crash located in the plugin's source, and
 	// the source line previewed below the frames.
-	waitFor("the crash list", has("Crashes (1)", "proxy_on_request_headers plugin.cc:52", "RuntimeError: unreachable", "loaded"))
-	waitFor("the frame's source line", has("▶ 52 │   abort();"))
+	u.waitFor("the crash list", has("Crashes (1)", "proxy_on_request_headers plugin.cc:52", "RuntimeError: unreachable", "loaded"))
+	u.waitFor("the frame's source line", has("▶ 52 │   abort();"))
 	// Into the frames; down to strike(), whose line is shown.
-	send("Enter")
-	send("Down")
-	waitFor("strike()'s source line", has("> #2", `▶ 92 │       panic("crashing on purpose (x-crash: panic)");`))
+	u.send("Enter")
+	u.send("Down")
+	u.waitFor("strike()'s source line", has("> #2", `▶ 92 │       panic("crashing on purpose (x-crash: panic)");`))
 	// The help, generated from the key map.
-	send("?")
-	waitFor("the help", has("Keys (esc or ? to close)", "/ search", "n next match", "q quit"))
-	send("Escape")
+	u.send("?")
+	u.waitFor("the help", has("Keys (esc or ? to close)", "/ search", "n next match", "q quit"))
+	u.send("Escape")
 	// (A key sent right after Escape would read as Alt+key, as in any
 	// terminal: wait for the help to close first.)
-	waitFor("the crashes again", func(s string) bool { return !strings.Contains(s, "Keys (esc") && strings.Contains(s, "> #2") })
+	u.waitFor("the crashes again", func(s string) bool { return !strings.Contains(s, "Keys (esc") && strings.Contains(s, "> #2") })
 	// Quit: the program ends with status 0.
-	send("q")
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if b, err := os.ReadFile(exitFile); err == nil && strings.TrimSpace(string(b)) != "" {
-			if got := strings.TrimSpace(string(b)); got != "0" {
-				t.Fatalf("exit status %s after q", got)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("q did not quit; the screen:\n%s", screen())
-		}
+	u.send("q")
+	if got := u.waitExit(exitFile); got != "0" {
+		t.Fatalf("exit status %s after q", got)
+	}
+}
+
+// TestAttachInTmux: wasmdbg attach on a terminal opens the UI over a live
+// (fake) Envoy, shows a crash as the log grows, reminds which level it
+// will restore, and puts the level back when the user quits.
+func TestAttachInTmux(t *testing.T) {
+	envoy := admintest.New(admintest.Options{Loggers: []string{"wasm", "http"}, Level: "warning"})
+	defer envoy.Close()
+	logf := filepath.Join(t.TempDir(), "envoy.log")
+	if err := os.WriteFile(logf, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	module, _ := filepath.Abs("../../fixtures/cpp/plugin.wasm")
+	t.Setenv("WASMDBG_STATE_DIR", t.TempDir())
+	u, exitFile := startTmux(t, "attach", "--admin", envoy.URL, "--log-file", logf, "--module", module)
+	u.waitFor("the attach session", has("attach "+envoy.URL, "restores wasm warning→debug on quit"))
+	if got := envoy.Level("wasm"); got != "debug" {
+		t.Fatalf("wasm level %s while attached", got)
+	}
+	crash, err := os.ReadFile("testdata/tui/cpp-panic.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(logf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(crash)
+	f.Close()
+	u.waitFor("the crash", has("1 crash", "✗ Uncaught RuntimeError: unreachable (crash #1)"))
+	u.send("1")
+	u.waitFor("the symbolized crash", has("proxy_on_request_headers plugin.cc:52"))
+	u.send("q")
+	if got := u.waitExit(exitFile); got != "0" {
+		t.Fatalf("exit status %s after q", got)
+	}
+	if got := envoy.Level("wasm"); got != "warning" {
+		t.Errorf("quitting left wasm at %s", got)
+	}
+	// What was restored is printed once the terminal is back.
+	stderr, _ := os.ReadFile(filepath.Join(filepath.Dir(exitFile), "stderr"))
+	if !strings.Contains(string(stderr), "restored wasm: debug -> warning") {
+		t.Errorf("stderr after quitting: %q", stderr)
 	}
 }

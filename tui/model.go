@@ -241,6 +241,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.info.Live {
 			cmds = append(cmds, tea.Tick(m.opts.MetricsEvery, func(time.Time) tea.Msg { return metricsTickMsg{} }))
 		}
+	case searchStepMsg:
+		if s := &m.search[msg.view]; s.pending != 0 {
+			cmds = append(cmds, m.findNext(msg.view, s.pending > 0))
+		}
 	case metricsTickMsg:
 		if !m.quitting {
 			cmds = append(cmds, m.sampleMetrics())
@@ -302,8 +306,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case "enter":
 			m.searching = false
 			m.input.Blur()
-			m.startSearch(m.input.Value())
-			return nil
+			return m.startSearch(m.input.Value())
 		case "esc":
 			m.searching = false
 			m.input.Blur()
@@ -350,11 +353,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.input.CursorEnd()
 		return m.input.Focus()
 	case key.Matches(msg, k.Next):
-		m.findNext(true)
-		return nil
+		return m.findNext(m.view, true)
 	case key.Matches(msg, k.Prev):
-		m.findNext(false)
-		return nil
+		return m.findNext(m.view, false)
 	case key.Matches(msg, k.Follow):
 		m.follow = !m.follow
 		if m.follow {

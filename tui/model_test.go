@@ -511,3 +511,25 @@ func TestTinyTerminals(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchInSteps: a scan longer than a step continues between frames,
+// says so, and moves when it is done.
+func TestSearchInSteps(t *testing.T) {
+	defer func(n int) { searchStep = n }(searchStep)
+	searchStep = 4
+	m, _ := newTestModel(t, 80, 24, scenario())
+	press(t, m, "2", "/")
+	typeText(t, m, `key="x-crash"`)
+	_, cmd := m.Update(keyMsg("enter"))
+	if !strings.Contains(screen(m), `/key="x-crash": searching…`) {
+		t.Errorf("no progress shown:\n%s", screen(m))
+	}
+	drive(t, m, cmd)
+	if got := m.search[viewTimeline].status(); got != `/key="x-crash": match 1 of 3` {
+		t.Errorf("after the scan: %q", got)
+	}
+	press(t, m, "N", "N")
+	if got := m.search[viewTimeline].status(); got != `/key="x-crash": match 2 of 3` {
+		t.Errorf("N twice: %q", got)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"unicode"
+
+	tea "charm.land/bubbletea/v2"
 )
 
 // search is the state of '/' in one view. The domain it searches depends
@@ -17,10 +19,25 @@ type search struct {
 	matches []int32
 	scanned int // domain elements already scanned
 	at      int // index in matches of the current match; -1 none yet
+	// pending is the direction of a move waiting for the scan to reach the
+	// end of the domain (+1, -1; 0 none): a long scan goes in steps, so
+	// the UI stays responsive over a million events.
+	pending int
+	// hits caches, per interned name, whether it matches.
+	names, small []int8
 }
+
+// searchStep is how many domain elements one step scans (a few tens of
+// milliseconds for timeline items); a variable for tests.
+var searchStep = 1 << 16
+
+// searchStepMsg continues the scan of a view's search.
+type searchStepMsg struct{ view viewID }
 
 func (s search) status() string {
 	switch {
+	case s.pending != 0:
+		return fmt.Sprintf("/%s: searching…", s.query)
 	case len(s.matches) == 0:
 		return fmt.Sprintf("/%s: no match", s.query)
 	case s.at < 0:
@@ -81,11 +98,11 @@ func (m *Model) searchable() bool {
 
 // startSearch sets the query of the current view and moves to the first
 // match after the cursor.
-func (m *Model) startSearch(q string) {
+func (m *Model) startSearch(q string) tea.Cmd {
 	s := &m.search[m.view]
 	*s = search{query: q, m: newMatcher(q), at: -1}
 	if q == "" {
-		return
+		return nil
 	}
 	if s.m.fold {
 		for i, c := range s.m.q {
@@ -94,12 +111,12 @@ func (m *Model) startSearch(q string) {
 			}
 		}
 	}
-	m.findNext(true)
+	return m.findNext(m.view, true)
 }
 
-// domainLen is the size of the current view's search domain.
-func (m *Model) domainLen() int {
-	switch m.view {
+// domainLen is the size of a view's search domain.
+func (m *Model) domainLen(v viewID) int {
+	switch v {
 	case viewCrashes:
 		return len(m.st.crashes)
 	case viewTimeline:
@@ -110,11 +127,11 @@ func (m *Model) domainLen() int {
 	return 0
 }
 
-// domainMatch reports whether element i of the current view's domain
-// matches.
-func (m *Model) domainMatch(mt matcher, i int) bool {
+// domainMatch reports whether element i of a view's domain matches.
+func (m *Model) domainMatch(v viewID, s *search, i int) bool {
 	st := m.st
-	switch m.view {
+	mt := s.m
+	switch v {
 	case viewCrashes:
 		c := &st.crashes[i]
 		if mt.in(c.ev.Callback) || mt.in(c.ev.Message) || mt.in(c.ev.PanicText) {
@@ -135,30 +152,51 @@ func (m *Model) domainMatch(mt matcher, i int) bool {
 		return false
 	case viewTimeline:
 		it := st.tl.at(int32(i))
-		if m.rowMatch(mt, it.open) {
+		if m.rowMatch(s, it.open) {
 			return true
 		}
-		return it.close >= 0 && m.rowMatch(mt, it.close)
+		return it.close >= 0 && m.rowMatch(s, it.close)
 	case viewLogs:
-		return m.rowMatch(mt, m.logs.rows[i])
+		return m.rowMatch(s, m.logs.rows[i])
 	}
 	return false
 }
 
-func (m *Model) rowMatch(mt matcher, ri int32) bool {
+func (m *Model) rowMatch(s *search, ri int32) bool {
 	st := m.st
+	mt := s.m
 	r := st.at(ri)
 	if r.kind == kCrash {
 		c := &st.crashes[r.crash()].ev
 		return mt.in(c.Callback) || mt.in(c.Message) || mt.in(c.PanicText)
 	}
-	return mt.in(st.names.str(r.name)) || mt.inBytes(st.bytes(r.text)) ||
-		mt.inBytes(st.decodedBytes(r)) || mt.in(st.small.str(uint32(r.status)))
+	return internedMatch(&s.names, &st.names, r.name, mt) || mt.inBytes(st.bytes(r.text)) ||
+		mt.inBytes(st.decodedBytes(r)) || internedMatch(&s.small, &st.small, uint32(r.status), mt)
 }
 
-// domainCursor is the domain element under the cursor.
-func (m *Model) domainCursor() int {
-	switch m.view {
+// internedMatch matches an interned string once per search, not once per
+// row.
+func internedMatch(cache *[]int8, in *interner, id uint32, mt matcher) bool {
+	if int(id) >= len(*cache) {
+		*cache = append(*cache, make([]int8, len(in.strs)-len(*cache)+1)...)
+	}
+	switch (*cache)[id] {
+	case 1:
+		return false
+	case 2:
+		return true
+	}
+	hit := mt.in(in.str(id))
+	(*cache)[id] = 1
+	if hit {
+		(*cache)[id] = 2
+	}
+	return hit
+}
+
+// domainCursor is the domain element under a view's cursor.
+func (m *Model) domainCursor(v viewID) int {
+	switch v {
 	case viewCrashes:
 		return m.crashes.list.pos
 	case viewTimeline:
@@ -172,26 +210,37 @@ func (m *Model) domainCursor() int {
 	return -1
 }
 
-// findNext moves to the next (or previous) match of the current view's
-// query, wrapping around.
-func (m *Model) findNext(forward bool) {
-	s := &m.search[m.view]
+// findNext moves to the next (or previous) match of a view's query,
+// wrapping around. Matches are found up to the end of the domain first; a
+// long scan continues in steps (searchStepMsg) and the move happens when
+// it ends.
+func (m *Model) findNext(v viewID, forward bool) tea.Cmd {
+	s := &m.search[v]
 	if s.query == "" {
 		m.flash = "no search yet: press /"
-		return
+		return nil
 	}
-	n := m.domainLen()
-	for i := s.scanned; i < n; i++ {
-		if m.domainMatch(s.m, i) {
+	n := m.domainLen(v)
+	end := min(n, s.scanned+searchStep)
+	for i := s.scanned; i < end; i++ {
+		if m.domainMatch(v, s, i) {
 			s.matches = append(s.matches, int32(i))
 		}
 	}
-	s.scanned = n
+	s.scanned = end
+	if end < n {
+		s.pending = 1
+		if !forward {
+			s.pending = -1
+		}
+		return func() tea.Msg { return searchStepMsg{v} }
+	}
+	s.pending = 0
 	if len(s.matches) == 0 {
 		s.at = -1
-		return
+		return nil
 	}
-	cur := m.domainCursor()
+	cur := m.domainCursor(v)
 	var k int
 	if forward {
 		k = sort.Search(len(s.matches), func(j int) bool { return int(s.matches[j]) > cur })
@@ -207,13 +256,14 @@ func (m *Model) findNext(forward bool) {
 		}
 	}
 	s.at = k
-	m.gotoDomain(int(s.matches[k]))
+	m.gotoDomain(v, int(s.matches[k]))
+	return nil
 }
 
-// gotoDomain puts the cursor on domain element i of the current view.
-func (m *Model) gotoDomain(i int) {
+// gotoDomain puts a view's cursor on element i of its domain.
+func (m *Model) gotoDomain(v viewID, i int) {
 	m.follow = false
-	switch m.view {
+	switch v {
 	case viewCrashes:
 		m.crashes.list.pos = i
 		m.crashes.focus = 0

@@ -131,6 +131,9 @@ func (vm *VM) proxyHTTPCall(s []uint64) uint32 {
 	token := vm.nextCallout(calloutHTTP)
 	rec.Token = token
 	vm.setWord(tokenPtr, token)
+	if ac, ok := vm.calls.(AsyncCallResponder); ok {
+		return vm.asyncHTTPCall(ac, stream, req, rec)
+	}
 	resp := vm.calls.HTTPCall(stream, req)
 	switch {
 	case resp == nil:

@@ -24,6 +24,10 @@ type RunOptions struct {
 	ReloadBackoff time.Duration
 	// Timing, when set, receives the wall time of every callback.
 	Timing *Timing
+	// Upstream and Calls answer from real services instead of the
+	// capture (live.go).
+	Upstream Upstream
+	Calls    CallResponder
 }
 
 // Result is the outcome of a replay: what trapped, what each stream did,
@@ -142,7 +146,9 @@ func (r *runner) runStream(i int, cs *CaptureStream) (*Stream, error) {
 	}
 	r.afterStream(cs, st, verdict)
 	r.checkExpectations(cs, st)
-	r.res.Streams = append(r.res.Streams, st)
+	if !r.dropStreams {
+		r.res.Streams = append(r.res.Streams, st)
+	}
 	return st, nil
 }
 
@@ -182,6 +188,8 @@ type runner struct {
 	shared  *SharedStore
 	calls   *captureCalls
 	start   time.Time // the capture's start time
+	// dropStreams: a Session hands each stream out and keeps none.
+	dropStreams bool
 
 	policy policyState
 }
@@ -204,7 +212,7 @@ func (r *runner) startVM() error {
 		PluginConfig: c.Plugin.Configuration, VMConfig: c.Plugin.VMConfiguration, Env: c.Plugin.Environment,
 		LogLevel: c.Host.LogLevel, AllowOnHeadersStopIteration: c.Plugin.AllowOnHeadersStopIteration,
 		Clock: r.clock, RandomSeed: c.Host.RandomSeed, Properties: c.Host.Properties, NoRestrictions: r.ro.NoRestrictions,
-		Shared: r.shared, Calls: r.calls, Sink: r.ro.Sink, Verbosity: r.ro.Verbosity,
+		Shared: r.shared, Calls: r.responder(), Sink: r.ro.Sink, Verbosity: r.ro.Verbosity,
 	}
 	ctx := r.ctx
 	if p := r.mod.prof; p != nil {

@@ -20,17 +20,14 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	*st = Stream{Index: idx, ID: cs.ID, Kind: "http", Method: headerValue(req.Headers, ":method"), Path: headerValue(req.Headers, ":path"),
 		Callbacks: mem.callbacks[:0]}
 	st.info = r.fillStreamInfo(&mem.info, cs, idx)
-	resp := cs.Response
-	if resp == nil {
-		resp = &HTTPMessage{Headers: []Header{{":status", "200"}}}
-		vm.note("a stream without a response in the capture got an empty 200 from the upstream")
-	}
+	var resp *HTTPMessage // asked for when the request reaches the upstream (r.response)
 	if vm.failed && vm.rootCtx == nil || vm.failed && r.failOpen() {
 		// No filter instance (the VM never started) or fail open: Envoy
 		// does not add the filter to the chain.
 		if r.failOpen() {
 			st.FailedOpen = true
 			st.UpstreamRequest = &Message{Headers: lowerAll(req.Headers), Body: string(joinChunks(req.Body)), Trailers: lowerAll(req.Trailers)}
+			resp = r.response(cs, st, st.UpstreamRequest)
 			st.Response = &Message{Headers: lowerAll(resp.Headers), Body: string(joinChunks(resp.Body)), Trailers: lowerAll(resp.Trailers)}
 			return st
 		}
@@ -112,6 +109,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		}
 		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(lowerAll(req.Headers), h.reqHeaders.h)
 		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
+		resp = r.response(cs, st, st.UpstreamRequest)
 		r.encode(c, st, h, lowerAll(resp.Headers), resp.Body, lowerAll(resp.Trailers))
 		if h.localReply != nil && st.Response == nil {
 			// A local reply sent while the response was being processed

@@ -138,6 +138,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 		newAttachCmd(io),
 		newTraceCmd(io),
 		newReplayCmd(io),
+		newServeCmd(io),
 		newDemoCmd(io),
 		newCaptureCmd(io),
 		newTUICmd(io),

@@ -33,6 +33,7 @@ var rules = []rule{
 	{pkg: "replay", project: []string{"internal", "tracer", "symbolize"}, external: []string{
 		"github.com/tetratelabs/wazero", "github.com/google/pprof/profile", "github.com/ianlancetaylor/demangle",
 		"google.golang.org/protobuf/encoding/protowire"}},
+	{pkg: "serve", project: []string{"internal", "tracer", "symbolize", "replay"}},
 	{pkg: "attach", project: []string{"internal", "tracer", "symbolize", "admin"}, external: []string{
 		"k8s.io/", "github.com/prometheus/"}},
 	{pkg: "tui", project: []string{"internal", "tracer", "symbolize", "admin", "replay", "attach"}, external: []string{

@@ -51,8 +51,38 @@ func wasmdbgBinary(t *testing.T) string {
 
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr *bytes.Buffer
+	stdout, stderr *syncBuffer
 	done           chan error
+}
+
+// syncBuffer is a bytes.Buffer the process writes to while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitStderr waits until the process has written want to stderr.
+func (p *proc) waitStderr(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.stderr.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stderr lacks %q:\n%s", want, p.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // startAttach runs wasmdbg attach against s with a log file, and waits
@@ -75,7 +105,7 @@ func startAttach(t *testing.T, s *admintest.Server, state string, extra ...strin
 
 func startWasmdbg(t *testing.T, s *admintest.Server, state string, args []string, wantLevel string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(wasmdbgBinary(t), args...), stdout: &bytes.Buffer{}, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	p := &proc{cmd: exec.Command(wasmdbgBinary(t), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan error, 1)}
 	p.cmd.Env = append(os.Environ(), "WASMDBG_STATE_DIR="+state)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
@@ -188,9 +218,7 @@ func TestAttachSIGKILLThenRestore(t *testing.T) {
 	// The next attach restores trace -> warning first, then raises to
 	// debug, and records warning as the level to go back to.
 	p = startAttach(t, s, state)
-	if !strings.Contains(p.stderr.String(), ": restored wasm: trace -> warning (left by an interrupted wasmdbg attach)\n") {
-		t.Errorf("stale marker not reported:\n%s", p.stderr)
-	}
+	p.waitStderr(t, ": restored wasm: trace -> warning (left by an interrupted wasmdbg attach)\n")
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.wait(t)
 	if s.Level("wasm") != "warning" || len(markers(t, state)) != 0 {

@@ -116,18 +116,21 @@ func resolveFrame(r loc.Resolver, f tracer.Frame) ([]loc.Frame, error) {
 	return r.Lookup(off)
 }
 
-// MemSource is a Source over events given in memory: for tests, and for
-// commands that already hold their events. Push queues a batch, End says
-// no more will come; until End, Next waits like a live source.
+// MemSource is a Source over events given in memory: for tests, for
+// commands that already hold their events, and for producers that call
+// back with events as they happen (serve's event sink): Push queues
+// events and is safe from any goroutine, End says no more will come; until
+// End, Next waits like a live source.
 type MemSource struct {
 	info     Info
 	resolver loc.Resolver
 
-	mu     sync.Mutex
-	queue  []Batch
-	ended  bool
-	wake   chan struct{}
-	closed int
+	mu      sync.Mutex
+	queue   []Batch
+	ended   bool
+	wake    chan struct{}
+	closed  int
+	onClose func() error
 }
 
 // NewMemSource returns an empty source; r resolves frames (nil: none).
@@ -166,13 +169,20 @@ func (s *MemSource) notify() {
 // Info describes the source.
 func (s *MemSource) Info() Info { return s.info }
 
-// Next returns the next queued batch.
+// Next returns the events queued since the last call, in one batch (a
+// Reset starts a new one).
 func (s *MemSource) Next(ctx context.Context) (Batch, error) {
 	for {
 		s.mu.Lock()
 		if len(s.queue) > 0 {
 			b := s.queue[0]
-			s.queue = s.queue[1:]
+			n := 1
+			for n < len(s.queue) && !s.queue[n].Reset {
+				// A full slice expression: never append into a caller's array.
+				b.Events = append(b.Events[:len(b.Events):len(b.Events)], s.queue[n].Events...)
+				n++
+			}
+			s.queue = s.queue[n:]
 			s.mu.Unlock()
 			return b, nil
 		}
@@ -194,11 +204,23 @@ func (s *MemSource) Frames(_ context.Context, f tracer.Frame) ([]loc.Frame, erro
 	return resolveFrame(s.resolver, f)
 }
 
-// Close counts the calls, for tests.
+// OnClose sets what Close does the first time (stop a server).
+func (s *MemSource) OnClose(fn func() error) {
+	s.mu.Lock()
+	s.onClose = fn
+	s.mu.Unlock()
+}
+
+// Close runs the OnClose function once, and counts the calls for tests.
 func (s *MemSource) Close() error {
 	s.mu.Lock()
 	s.closed++
+	fn := s.onClose
+	first := s.closed == 1
 	s.mu.Unlock()
+	if first && fn != nil {
+		return fn()
+	}
 	return nil
 }
 

@@ -50,7 +50,7 @@ func DefaultKeyMap() KeyMap {
 		Collapse: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "collapse all")),
 		Level:    key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "minimum level")),
 		Plugin:   key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "plugin filter")),
-		Step:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "step one callback")),
+		Step:     key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "step")),
 		Continue: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "continue to trap")),
 		Restart:  key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "restart")),
 	}

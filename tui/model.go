@@ -236,6 +236,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if m.met != nil && msg.ran {
 			cmds = append(cmds, m.sampleMetrics())
 		}
+		if msg.ran {
+			// The lists show what the step just ran.
+			m.toEnd()
+		}
 	case metricsMsg:
 		m.metrics.add(msg)
 		if m.info.Live {

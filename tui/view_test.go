@@ -75,3 +75,22 @@ func TestAssemblyScriptGolden(t *testing.T) {
 	}
 	golden(t, "crashes-assemblyscript-100x30", scr)
 }
+
+// TestReplayViewsGolden: the Replay and Metrics views over a replay source
+// (the fake one of model_test.go), after stepping to the trap.
+func TestReplayViewsGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		src := newFakeReplay()
+		m := New(src, Options{View: "replay"})
+		drive(t, m, m.Init())
+		send(t, m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		press(t, m, "s", "s")
+		waitFor(t, m, "two callbacks", func() bool { return m.replay.state.Ran == 2 })
+		golden(t, fmt.Sprintf("replay-stepped-%dx%d", size[0], size[1]), screen(m))
+		press(t, m, "c")
+		waitFor(t, m, "the trap", func() bool { return len(m.st.crashes) == 1 && m.replay.state.Trapped })
+		golden(t, fmt.Sprintf("replay-trapped-%dx%d", size[0], size[1]), screen(m))
+		press(t, m, "4")
+		golden(t, fmt.Sprintf("replay-metrics-%dx%d", size[0], size[1]), screen(m))
+	}
+}

@@ -20,10 +20,14 @@ type Crash struct {
 	Message   string // V8's text: "Uncaught RuntimeError: unreachable"
 	Runtime   string // "wazero": what really ran (the text mimics V8)
 	Frames    []Frame
-	PanicText string // the plugin's own last words (stderr, critical logs) in that callback
+	PanicText string // the plugin's own last words (stdout, stderr, error logs) in that callback
 	Timeout   bool   // the callback ran past the time limit
 	HostError bool   // a host function failed (a wasmdbg bug)
-	Detail    string // wazero's own error text
+	// Unnamed is set when the module names no function (no name section,
+	// or one without function names): V8 then prints only the headline,
+	// no backtrace, although Frames still has the frames.
+	Unnamed bool
+	Detail  string // wazero's own error text
 }
 
 // Frame is one backtrace frame.
@@ -86,11 +90,13 @@ func v8FunctionName(info *moduleInfo, i uint32) string {
 
 // V8Message is the block Envoy logs when a callback traps (cpp-host
 // src/v8/v8.cc getFailMessage): the headline, and the backtrace when the
-// module has a name section.
+// module names its functions (getFailMessage returns the headline alone
+// when function_names_index_, the name section's function names, is
+// empty: stripped Emscripten, TinyGo -no-debug and wasm-opt'd builds).
 func (c *Crash) V8Message() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Function: %s failed: %s", c.Callback, c.Message)
-	if len(c.Frames) > 0 {
+	if len(c.Frames) > 0 && !c.Unnamed {
 		b.WriteString("\nProxy-Wasm plugin in-VM backtrace:")
 		for _, f := range c.Frames {
 			fmt.Fprintf(&b, "\n%3d:  0x%x - %s", f.Index, uint64(f.Module), f.Name)

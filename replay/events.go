@@ -309,9 +309,9 @@ func (vm *VM) pluginLog(c *hostContext, level abi.LogLevel, msg []byte) {
 // maxPanicText bounds what a crash keeps of the plugin's last words.
 const maxPanicText = 16 << 10
 
-// keepPanicText collects what the plugin writes to stderr or logs at error
-// and above during a callback: its own account of a crash (Go's
-// traceback, Rust's panic message).
+// keepPanicText collects what the plugin writes to stdout or stderr or
+// logs at error and above during a callback: its own account of a crash
+// (Go's traceback, TinyGo's panic, Rust's panic message).
 func (vm *VM) keepPanicText(b []byte) {
 	if room := maxPanicText - len(vm.panicText); room > 0 {
 		vm.panicText = append(vm.panicText, b[:min(len(b), room)]...)

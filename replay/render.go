@@ -146,17 +146,30 @@ func decodedCall(ev *tracer.Event) string {
 }
 
 // CrashText is the V8-shaped block for a crash event (cpp-host
-// src/v8/v8.cc getFailMessage).
+// src/v8/v8.cc getFailMessage). V8 prints no backtrace for a module that
+// names no function; the event keeps its frames, and every one of them is
+// then "unknown(function index:N)", which is what this looks at.
 func CrashText(ev *tracer.Event) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Function: %s failed: %s", ev.Callback, ev.Message)
-	if len(ev.Frames) > 0 {
+	if len(ev.Frames) > 0 && !allUnnamed(ev.Frames) {
 		b.WriteString("\nProxy-Wasm plugin in-VM backtrace:")
 		for _, f := range ev.Frames {
 			fmt.Fprintf(&b, "\n%3d:  %s - %s", f.Index, f.Offset, f.Function)
 		}
 	}
 	return b.String()
+}
+
+// allUnnamed reports whether no frame has a name (V8's "unknown(function
+// index:N)" for each).
+func allUnnamed(frames []tracer.Frame) bool {
+	for _, f := range frames {
+		if !strings.HasPrefix(f.Function, "unknown(function index:") {
+			return false
+		}
+	}
+	return true
 }
 
 // FailureText is what Envoy logs for a VM that cannot run.

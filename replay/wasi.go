@@ -176,11 +176,10 @@ func (vm *VM) writev(fd, iovs, n uint32) (uint32, abi.Errno) {
 	}
 	written := uint32(len(msg))
 	if written > 0 {
-		if fd == 2 {
-			// Go prints its traceback one item per write: the panic text
-			// is the stream, not the records.
-			vm.keepPanicText(msg)
-		}
+		// Go prints its traceback on stderr one item per write, TinyGo
+		// its panic on stdout (one write per character before 2021): the
+		// panic text is the stream, not the records.
+		vm.keepPanicText(msg)
 		if msg[len(msg)-1] == '\n' {
 			msg = msg[:len(msg)-1]
 		}

@@ -1,0 +1,52 @@
+package replay
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestStrippedTinyGoPanic replays a module shaped like a TinyGo plugin
+// built with -no-debug (testdata/wat/tinygo.wat): its panic arrives on
+// stdout one character per fd_write, and the module has no name section.
+func TestStrippedTinyGoPanic(t *testing.T) {
+	m := compileFile(t, "testdata/wat/tinygo.wasm", Options{Timeout: time.Second})
+	c := loadCapture(t, "testdata/captures/basic.json")
+	text, _, res := run(t, m, c, Callbacks)
+	if res.Crash == nil {
+		t.Fatal("no crash")
+	}
+	if got, want := res.Crash.PanicText, "panic: runtime error: index out of range"; got != want {
+		t.Errorf("panic text %q, want %q", got, want)
+	}
+	// cpp-host's V8::getFailMessage prints the backtrace only when the
+	// module names its functions; the crash keeps its frames for the
+	// symbolized report.
+	const head = "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable"
+	if got := res.Crash.V8Message(); got != head {
+		t.Errorf("V8 message %q, want %q", got, head)
+	}
+	if len(res.Crash.Frames) != 2 || res.Crash.Frames[0].Name != "unknown(function index:9)" {
+		t.Errorf("frames %+v, want unknown(function index:9) under the callback", res.Crash.Frames)
+	}
+	if !strings.Contains(string(text), head+"\n") || strings.Contains(string(text), "in-VM backtrace") {
+		t.Errorf("rendered trace has a backtrace V8 would not print:\n%s", text)
+	}
+}
+
+// TestNamedModuleBacktrace: with a name section the V8 block lists the
+// frames.
+func TestNamedModuleBacktrace(t *testing.T) {
+	m := compileFile(t, "testdata/wat/basic.wasm", Options{Timeout: time.Second})
+	c := loadCapture(t, "testdata/captures/basic.json")
+	_, _, res := run(t, m, c, Callbacks)
+	if res.Crash == nil {
+		t.Fatal("no crash")
+	}
+	want := "Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\n" +
+		"Proxy-Wasm plugin in-VM backtrace:\n" +
+		"  0:  0x"
+	if got := res.Crash.V8Message(); !strings.HasPrefix(got, want) {
+		t.Errorf("V8 message %q, want it to start %q", got, want)
+	}
+}

@@ -58,6 +58,7 @@ const (
 	KindFile   SourceKind = "file"   // a captured log or an NDJSON event file
 	KindReplay SourceKind = "replay" // a capture replayed through the local host
 	KindAttach SourceKind = "attach" // a running proxy
+	KindServe  SourceKind = "serve"  // the plugin serving live traffic (wasmdbg serve)
 )
 
 // Info describes a source.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/serve"
+	"github.com/wasmdbg/wasmdbg/tui"
 )
 
 type serveOptions struct {
@@ -222,8 +223,15 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 		return usageErrorf("--listen %s: %v", o.listen, err)
 	}
 	p := newServePrinter(io, o.json)
+	events := p.event
+	// On a terminal (and without --json) the traffic shows in the UI.
+	var feed *tui.MemSource
+	if !o.json && isTerminal(io.out) {
+		feed = newServeFeed(o.module, ln.Addr().String(), o.record)
+		events = func(e serve.Event) { pushServeEvent(feed, e) }
+	}
 	srv, err := serve.New(ctx, serve.Options{Module: m, Capture: setup.capture, Upstream: setup.upstream, Clusters: setup.clusters,
-		Workers: o.workers, Run: setup.run, Events: p.event, Redact: !o.noRedact, UpstreamTimeout: o.upstreamTimeout})
+		Workers: o.workers, Run: setup.run, Events: events, Redact: !o.noRedact, UpstreamTimeout: o.upstreamTimeout})
 	if err != nil {
 		ln.Close()
 		return err
@@ -244,10 +252,14 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 	fmt.Fprintln(io.err, "; Ctrl-C stops")
 
 	var serveErr error
-	select {
-	case <-sig.Done():
-		fmt.Fprintln(io.err, "wasmdbg serve: stopping: finishing the requests in flight")
-	case serveErr = <-served:
+	if feed != nil {
+		serveErr = serveTUI(sig, io, feed, served, o.module)
+	} else {
+		select {
+		case <-sig.Done():
+			fmt.Fprintln(io.err, "wasmdbg serve: stopping: finishing the requests in flight")
+		case serveErr = <-served:
+		}
 	}
 	drain, cancel := context.WithTimeout(context.Background(), o.drain)
 	defer cancel()

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasmdbg/wasmdbg/attach"
 	"github.com/wasmdbg/wasmdbg/replay"
+	"github.com/wasmdbg/wasmdbg/serve"
 	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
 	"github.com/wasmdbg/wasmdbg/tui"
@@ -292,6 +293,54 @@ func printNotes(std stdio, notes *tui.Notes) {
 	for _, n := range notes.Unshown() {
 		fmt.Fprintf(std.err, "wasmdbg: %s\n", n)
 	}
+}
+
+// newServeFeed is the UI's source for `wasmdbg serve`: the events the
+// server calls back with.
+func newServeFeed(module, addr, record string) *tui.MemSource {
+	notice := "q stops serving"
+	if record != "" {
+		notice += " and writes " + filepath.Base(record)
+	}
+	return tui.NewMemSource(tui.Info{Kind: tui.KindServe, Name: filepath.Base(module) + " on http://" + addr, Live: true, Notice: notice, Module: module}, nil)
+}
+
+// pushServeEvent passes one of serve's events to the UI: the trace events
+// (their thread is the worker), and each stream's access-log line.
+func pushServeEvent(feed *tui.MemSource, e serve.Event) {
+	switch {
+	case e.Trace != nil:
+		feed.Push(*e.Trace)
+	case e.Stream != nil && e.Stream.AccessLog != nil:
+		feed.Push(tracer.Event{Kind: tracer.KindOther, Level: "info", Thread: strconv.Itoa(e.Worker), Origin: "access log", Message: e.Stream.AccessLog.String()})
+	}
+}
+
+// serveTUI runs the UI while the server serves, until the user quits, a
+// signal comes (ctx) or the server stops by itself; it returns the
+// server's error, if it stopped by itself. The caller then shuts down as
+// without the UI.
+func serveTUI(ctx context.Context, std stdio, feed *tui.MemSource, served <-chan error, module string) error {
+	uictx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var serveErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case serveErr = <-served:
+			cancel()
+		case <-uictx.Done():
+		}
+	}()
+	err := tui.Run(uictx, feed, tui.Options{Files: &tui.SourceFiles{Module: module}}, tui.RunOptions{Out: std.out})
+	cancel()
+	<-done
+	if err != nil {
+		fmt.Fprintf(std.err, "wasmdbg serve: the UI ended: %v\n", err)
+	}
+	fmt.Fprintln(std.err, "wasmdbg serve: stopping: finishing the requests in flight")
+	return serveErr
 }
 
 // showSource runs the UI over src, or prints a snapshot of it.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +30,8 @@ func startTmux(t *testing.T, args ...string) (*tmuxUI, string) {
 	if err != nil {
 		t.Skip("tmux is not installed: the end-to-end TUI test needs it (CI installs it)")
 	}
-	if testing.Short() {
-		t.Skip("builds the binary; skipped with -short")
-	}
+	bin := wasmdbgBinary(t) // built once per test binary; skipped with -short
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "wasmdbg")
-	build := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
 	exitFile := filepath.Join(dir, "exit")
 	// A server of our own, so the test neither sees nor disturbs the
 	// user's tmux sessions.
@@ -180,5 +175,41 @@ func TestAttachInTmux(t *testing.T) {
 	stderr, _ := os.ReadFile(filepath.Join(filepath.Dir(exitFile), "stderr"))
 	if !strings.Contains(string(stderr), "restored wasm: debug -> warning") {
 		t.Errorf("stderr after quitting: %q", stderr)
+	}
+}
+
+// TestServeInTmux: wasmdbg serve on a terminal shows the traffic in the UI;
+// a request that crashes the plugin shows as a symbolized crash; q stops
+// serving, with serve's exit status (3: the plugin trapped).
+func TestServeInTmux(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer upstream.Close()
+	module, _ := filepath.Abs("../../fixtures/cpp/plugin.wasm")
+	u, exitFile := startTmux(t, "serve", "--module", module, "--upstream", upstream.URL, "--listen", "127.0.0.1:0")
+	scr := u.waitFor("the serve session", has("serve plugin.wasm on http://127.0.0.1:", "q stops serving"))
+	addr := regexp.MustCompile(`http://127\.0\.0\.1:[0-9]+`).FindString(scr)
+	if addr == "" {
+		t.Fatalf("no address on the screen:\n%s", scr)
+	}
+	get := func(header string) {
+		req, _ := http.NewRequest("GET", addr+"/cart", nil)
+		if header != "" {
+			req.Header.Set("x-crash", header)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	get("")
+	u.waitFor("the access log line", has("GET /cart"))
+	get("panic")
+	u.waitFor("the crash", has("Crashes (1)", "1 crash"))
+	u.send("1")
+	u.waitFor("the symbolized crash", has("proxy_on_request_headers plugin.cc:52", "▶ 52 │   abort();"))
+	u.send("q")
+	if got := u.waitExit(exitFile); got != "3" {
+		t.Errorf("exit status %s after q, want 3 (the plugin trapped)", got)
 	}
 }

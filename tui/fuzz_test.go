@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/wasmdbg/wasmdbg/tracer"
 )
@@ -61,7 +62,7 @@ func FuzzUI(f *testing.F) {
 			m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
 			out := m.View().Content
 			for _, line := range bytes.Split([]byte(out), []byte("\n")) {
-				if w := ansiWidth(string(line)); w > size[0] {
+				if w := ansi.StringWidth(string(line)); w > size[0] {
 					t.Fatalf("a %d-column screen has a line of %d columns: %q", size[0], w, line)
 				}
 			}

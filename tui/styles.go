@@ -119,6 +119,3 @@ func sanitize(s string) string {
 	}
 	return b.String()
 }
-
-// ansiWidth is the width of s in columns, escape sequences excluded.
-func ansiWidth(s string) int { return ansi.StringWidth(s) }

@@ -280,3 +280,12 @@ func BenchmarkSearchMillion(b *testing.B) {
 		}
 	}
 }
+
+// TestMain removes the generated million-event trace after the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if tracePath != "" {
+		os.RemoveAll(filepath.Dir(tracePath))
+	}
+	os.Exit(code)
+}

@@ -89,8 +89,10 @@ var (
 	// frameRe matches a V8 (Envoy) or wasmtime backtrace frame at the end
 	// of a line: index, offset, name. Envoy prints "%3d:  0x%x - name";
 	// wasmtime "%3d: %#8x - module!name" (older "%#6x").
-	// Istio appends "\tthread=N" to the last line of a record.
-	frameRe = regexp.MustCompile(`(^|[\s|\]>])(\s*)(\d{1,4}): +0x([0-9a-fA-F]{1,16}) - (\S.*?)(?:\tthread=\d+)?\s*$`)
+	// Istio appends "\tthread=N" to the last line of a record (spaces
+	// instead of the tab after a terminal copy). A copy out of a JSON
+	// string leaves the escaped newline and quote: `" 0: 0x1a - name\n"`.
+	frameRe = regexp.MustCompile(`(^|[\s|\]>"])(\s*)(\d{1,4}): +0x([0-9a-fA-F]{1,16}) - (\S.*?)(?:\s+thread=\d+)?(?:\\n",?)?\s*$`)
 	// jsFrameRe matches V8's JavaScript stack frame for wasm (Node, browsers,
 	// JS-hosted Proxy-Wasm runners): "at name (wasm://wasm/<hash>:wasm-function[N]:0xOFF)".
 	jsFrameRe = regexp.MustCompile(`^(.*?)(\s*)at (?:(.*) \()?wasm://wasm/[^:\s]*:wasm-function\[(\d+)\]:0x([0-9a-fA-F]{1,16})\)?\s*$`)
@@ -204,10 +206,15 @@ func (f *filter) jsFrame(text string) []string {
 // which the added lines repeat so they stay with their stream: kubectl
 // logs --prefix ("[pod/name/container] "), docker compose ("envoy-1  | "),
 // CI timestamps ("2026-03-01T10:00:00.1234567Z ").
-var perLinePrefix = regexp.MustCompile(`^(?:\[[^\]]+\] |\S+ +\| |\d{4}-\d\d-\d\dT[0-9:.]+Z )+$`)
+var perLinePrefix = regexp.MustCompile(`^(?:\[[^\]]+\] |\S+ +\| |\d{4}-\d\d-\d\dT[0-9:.]+Z |> ?)+$`)
 
 // linePrefix is the part of a frame line's prefix to repeat on added lines.
 func linePrefix(p string) string {
+	if strings.HasSuffix(p, "|") {
+		// The frame regexp ends the prefix at compose's bar; its space
+		// belongs to the prefix too.
+		p += " "
+	}
 	if perLinePrefix.MatchString(p) {
 		return p
 	}
@@ -260,16 +267,22 @@ func (m *Module) namedAs(idx uint32, printed string) bool {
 	return printed == Demangle(raw, DemangleOptions{StripRustHash: true, Go: m.isGo})
 }
 
-// wazeroFrame resolves a wazero frame ("\t.name(i32) i32"): wazero prints
-// no offset, so the addition is the function's declaration.
+// wazeroFrame resolves a wazero frame ("\t.name(i32) i32", or indented
+// with spaces after a copy turned the tab into them): wazero prints no
+// offset, so the addition is the function's declaration.
 func (f *filter) wazeroFrame(text string) ([]string, bool) {
 	tab := strings.IndexByte(text, '\t')
-	if tab < 0 || strings.HasPrefix(text[tab+1:], "\t") {
-		return nil, false
+	var sm []string
+	if tab >= 0 && !strings.HasPrefix(text[tab+1:], "\t") {
+		sm = wazeroFrameRe.FindStringSubmatch(text[tab+1:])
 	}
-	sm := wazeroFrameRe.FindStringSubmatch(text[tab+1:])
 	if sm == nil {
-		return nil, false
+		if tab = len(text) - len(strings.TrimLeft(text, " ")) - 1; tab < 0 {
+			return nil, false
+		}
+		if sm = wazeroFrameRe.FindStringSubmatch(text[tab+1:]); sm == nil {
+			return nil, false
+		}
 	}
 	full := sm[1]
 	name := full
@@ -307,9 +320,18 @@ func (f *filter) wazeroFrame(text string) ([]string, bool) {
 }
 
 // isWazeroSource reports wazero's own source lines under a frame
-// ("\t\t0x16e2: file:line:col"), which keep a stack trace going.
+// ("\t\t0x16e2: file:line:col", and its inlined continuation lines
+// "\t\t        file:line:col"), which keep a stack trace going, also
+// indented with spaces.
 func isWazeroSource(text string) bool {
-	return strings.Contains(text, "\t\t")
+	if strings.Contains(text, "\t\t") {
+		return true
+	}
+	t := strings.TrimLeft(text, " \t")
+	if len(t) == len(text) {
+		return false
+	}
+	return strings.HasPrefix(t, "0x") && strings.Contains(t, ": ") || strings.HasPrefix(t, "/")
 }
 
 // moduleName is the module name wazero prefixes function names with: the

@@ -268,6 +268,42 @@ func TestFilterStreams(t *testing.T) {
 	}
 }
 
+// Logs pasted into issues reach the filter with their framing mangled:
+// the additions still come under each frame, with the prefix every line
+// carries, and the lines themselves are left as they are.
+func TestFilterPastedShapes(t *testing.T) {
+	m, _ := openFixture(t, "cpp", Options{})
+	tests := []struct{ name, in, want string }{{
+		name: "istio thread= after spaces (tabs collapsed by a terminal)",
+		in:   "  3:  0x1573 - plugin::crash::unreachableNow()     thread=422\n",
+		want: "  3:  0x1573 - plugin::crash::unreachableNow()     thread=422\n      at plugin.cc:55:51\n",
+	}, {
+		name: "a line copied out of a JSON string keeps its quote and escaped newline",
+		in:   "\" 0: 0x1573 - plugin::crash::unreachableNow()\\n\"\n",
+		want: "\" 0: 0x1573 - plugin::crash::unreachableNow()\\n\"\n      at plugin.cc:55:51\n",
+	}, {
+		name: "markdown quote before a compose prefix is repeated on added lines",
+		in:   "> envoy-1  |   0:  0x1573 - plugin::crash::unreachableNow()\n",
+		want: "> envoy-1  |   0:  0x1573 - plugin::crash::unreachableNow()\n> envoy-1  |       at plugin.cc:55:51\n",
+	}, {
+		name: "wazero frames indented with spaces instead of a tab",
+		in:   "wasm stack trace:\n    .plugin::crash::divide(int)(i32) i32\n        0x32e: plugin.cc:107:14\n    .$63(i32,i32,i32) i32\nafter\n",
+		want: "wasm stack trace:\n    .plugin::crash::divide(int)(i32) i32\n         at plugin::crash::divide(int) (declared at plugin.cc:61)\n        0x32e: plugin.cc:107:14\n" +
+			"    .$63(i32,i32,i32) i32\n         at plugin::Filter::onRequestHeaders(unsigned int, bool) (declared at plugin.cc:294)\nafter\n",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := m.Filter(strings.NewReader(tt.in), &out); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("got\n%q\nwant\n%q", out.String(), tt.want)
+			}
+		})
+	}
+}
+
 func FuzzFilter(f *testing.F) {
 	in, err := os.ReadFile(filepath.Join("testdata", "filter-input.log"))
 	if err != nil {

@@ -66,7 +66,11 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	c.Runtime = RuntimeUnknown
 
 	// The header line.
+	name, after, bare := bareFailedHeader([]byte(first))
 	switch {
+	case bare:
+		c.Callback = string(name)
+		c.Message = strings.TrimSpace(string(after))
 	case strings.HasPrefix(first, "Function: ") || strings.HasPrefix(first, "Function "):
 		rest := strings.TrimPrefix(strings.TrimPrefix(first, "Function"), ":")
 		rest = strings.TrimLeft(rest, " ")
@@ -98,14 +102,28 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	inCause := false
 	base := "" // indentation of "wasm stack trace:" (a test log indents it)
 	framesEnded := false
+	wazeroIndent := noIndent // indentation of wazero's frames: a tab, spaces after a copy, or none
 	for i := 1; i < len(lines); i++ {
-		ln := strings.TrimRight(lines[i], " \t\r")
+		// Istio ends a record with "thread=N", after its last frame; a
+		// record whose framing a person cut keeps it on the frame line.
+		ln := strings.TrimRight(cutThreadSuffix(lines[i]), " \t\r")
 		t := strings.TrimLeft(ln, " \t")
 		if base != "" {
 			ln = strings.TrimPrefix(ln, base)
 		}
 		if t == "" {
 			continue
+		}
+		if inCause && stripCauseIndex(t) == "error while executing at wasm backtrace:" {
+			// A newer wasmtime nests the backtrace in the cause chain; its
+			// frames follow, indented deeper than the causes.
+			c.Runtime = RuntimeWasmtime
+			inCause = false
+			continue
+		}
+		if !inCause && len(c.Frames) > 0 && c.Runtime == RuntimeWasmtime && isCauseLine(t) {
+			// The cause after a nested backtrace.
+			inCause, framesEnded = true, true
 		}
 		switch {
 		case strings.HasPrefix(t, "V8 message:") || strings.HasPrefix(t, "message from V8:"):
@@ -121,6 +139,7 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		case t == "wasm stack trace:":
 			c.Runtime = RuntimeWazero
 			base = ln[:len(ln)-len(t)]
+			framesEnded = false
 			continue
 		case strings.HasPrefix(t, "error while executing at wasm backtrace:"):
 			c.Runtime = RuntimeWasmtime
@@ -138,7 +157,12 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		if framesEnded {
 			continue
 		}
-		if f, ok := parseFrame(ln, t, c.Runtime); ok {
+		if c.Runtime == RuntimeWazero {
+			if ind := ln[:len(ln)-len(strings.TrimLeft(ln, " \t"))]; wazeroIndent == noIndent && looksLikeWazeroFrame(t) {
+				wazeroIndent = ind
+			}
+		}
+		if f, ok := parseFrame(ln, t, c.Runtime, wazeroIndent); ok {
 			if c.Runtime == RuntimeWazero {
 				f.Index = len(c.Frames)
 			}
@@ -147,8 +171,10 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		}
 		if n := len(c.Frames); n > 0 {
 			// Source lines under a frame: wazero's "\t\t0x27: file:line:col",
-			// wasmtime's "at file:line:col".
-			if addSource(&c.Frames[n-1], t) {
+			// wasmtime's "at file:line:col" and its further symbols at the
+			// same address ("- name", the callers the first was inlined
+			// into), sometimes joined to the line before by a copy.
+			if addSymbol(&c.Frames[n-1], t) || addSource(&c.Frames[n-1], t) {
 				continue
 			}
 		}
@@ -196,13 +222,48 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	return c, true
 }
 
+// bareFailedHeader recognises cpp-host's trap header whose "Function: "
+// a person cut when pasting it: "proxy_on_vm_start failed: Uncaught
+// RuntimeError: unreachable". The name must be a callback or start-up
+// export a host calls, so ordinary "x failed: y" messages are not taken.
+func bareFailedHeader(b []byte) (name, rest []byte, ok bool) {
+	if len(b) == 0 || !(b[0] == 'p' || b[0] == '_' || b[0] == 'm' || b[0] == 'e') {
+		return nil, nil, false
+	}
+	i := bytes.Index(b, []byte(" failed:"))
+	if i <= 0 || i > 64 {
+		return nil, nil, false
+	}
+	name = b[:i]
+	if bytes.IndexAny(name, " \t") >= 0 {
+		return nil, nil, false
+	}
+	n := string(name)
+	if lookupCallback(n, -1) == nil && !isStartFunction(n) && !isAllocator(n) {
+		return nil, nil, false
+	}
+	return name, b[i+len(" failed:"):], true
+}
+
 // looksLikeCrash is the cheap test before parsing.
 func looksLikeCrash(s string) bool {
 	first, _, _ := strings.Cut(s, "\n")
 	if (strings.HasPrefix(first, "Function: ") || strings.HasPrefix(first, "Function ")) && strings.Contains(first, " failed:") {
 		return true
 	}
-	return strings.Contains(first, "wasm error: ") || strings.Contains(first, "error while executing at wasm backtrace:") ||
+	if _, _, ok := bareFailedHeader([]byte(first)); ok {
+		return true
+	}
+	if i := strings.Index(first, "failed to call function: "); i >= 0 {
+		// nginx hosts (APISIX): the wasmtime trap text, its frames on the
+		// following lines under "wasm backtrace:".
+		if strings.Contains(first[i:], "wasm trap") || strings.Contains(s, "\nwasm backtrace:") {
+			return true
+		}
+	}
+	// wasmtime's backtrace may also sit inside a numbered "Caused by:"
+	// chain ("1: error while executing at wasm backtrace:").
+	return strings.Contains(first, "wasm error: ") || strings.Contains(s, "error while executing at wasm backtrace:") ||
 		strings.Contains(s, "\nwasm stack trace:") || (strings.Contains(first, "[wasm] ") && strings.Contains(s, "Backtrace:"))
 }
 
@@ -255,11 +316,54 @@ func stripCauseIndex(t string) string {
 	return t
 }
 
+// cutThreadSuffix removes Istio's "\tthread=N" (or " thread=N") from the
+// end of a line.
+func cutThreadSuffix(ln string) string {
+	i := strings.LastIndex(ln, "thread=")
+	if i <= 0 || (ln[i-1] != ' ' && ln[i-1] != '\t') {
+		return ln
+	}
+	for j := i + len("thread="); j < len(ln); j++ {
+		if !isDigit(ln[j]) {
+			return ln
+		}
+	}
+	if i+len("thread=") == len(ln) {
+		return ln
+	}
+	return ln[:i]
+}
+
+// noIndent marks wazero's frame indentation as not seen yet.
+const noIndent = "\x00"
+
+// isCauseLine recognises a numbered anyhow cause ("1: wasm trap: …"),
+// which is not a frame ("0: 0x1a2 - name").
+func isCauseLine(t string) bool {
+	i := 0
+	for i < len(t) && isDigit(t[i]) {
+		i++
+	}
+	return i > 0 && strings.HasPrefix(t[i:], ": ") && !strings.HasPrefix(strings.TrimLeft(t[i+1:], " "), "0x")
+}
+
+// looksLikeWazeroFrame recognises a wazero frame after its indentation:
+// "<module>.<name>(<params>) <results>", not a source line under it.
+func looksLikeWazeroFrame(t string) bool {
+	if strings.HasPrefix(t, "0x") || strings.HasPrefix(t, "/") {
+		return false
+	}
+	open := strings.IndexByte(t, '(')
+	return open >= 0 && strings.IndexByte(t[open:], ')') > 0 && !strings.ContainsAny(t[:open], " \t")
+}
+
 // parseFrame recognises one backtrace frame line (raw ln, trimmed t).
-func parseFrame(ln, t, runtime string) (Frame, bool) {
-	// wazero: "\t.runtime.abort(i32) i32" (exactly one tab) or a
-	// ".$12()" without a name.
-	if runtime == RuntimeWazero && strings.HasPrefix(ln, "\t") && !strings.HasPrefix(ln, "\t\t") {
+// wazeroIndent is the indentation of the wazero frames seen so far.
+func parseFrame(ln, t, runtime, wazeroIndent string) (Frame, bool) {
+	// wazero: "\t.runtime.abort(i32) i32" (one tab, or the spaces a copy
+	// turned it into) or a ".$12()" without a name.
+	if runtime == RuntimeWazero && wazeroIndent != noIndent && strings.HasPrefix(ln, wazeroIndent) && looksLikeWazeroFrame(t) &&
+		len(ln)-len(t) == len(wazeroIndent) {
 		name := t
 		if i := strings.IndexByte(name, '('); i > 0 {
 			name = name[:i]
@@ -315,6 +419,37 @@ func parseFrame(ln, t, runtime string) (Frame, bool) {
 		return Frame{Index: idx, Function: rest[:p], Offset: strings.ToLower(rest[p+3:]), OffsetKind: OffsetFunction}, true
 	}
 	return Frame{}, false
+}
+
+// addSymbol attaches wasmtime's further symbol at a frame's address
+// ("- runtime.runtimePanicAt": the function the frame's own symbol was
+// inlined into), also when a copy joined it to the source line before
+// ("at /src/a.go:78:6 - runtime.runtimePanicAt"). The symbols are kept
+// in Inlined, in the order printed, each with the source line under it.
+func addSymbol(f *Frame, t string) bool {
+	if name, ok := strings.CutPrefix(t, "- "); ok && name != "" {
+		f.Inlined = append(f.Inlined, loc.Frame{Function: strings.TrimSpace(name), Inlined: true, Source: loc.SourceDWARF})
+		return true
+	}
+	rest, ok := strings.CutPrefix(t, "at ")
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(rest, " - ")
+	if i < 0 {
+		if n := len(f.Inlined); n > 0 && f.Inlined[n-1].File == "" && f.Inlined[n-1].Function != "" {
+			// The source line of the last further symbol.
+			if file, line, col, ok := splitFileLine(strings.TrimSpace(rest)); ok {
+				f.Inlined[n-1].File, f.Inlined[n-1].Line, f.Inlined[n-1].Column = file, line, col
+				return true
+			}
+		}
+		return false
+	}
+	if !addSymbol(f, "at "+strings.TrimSpace(rest[:i])) && !addSource(f, "at "+strings.TrimSpace(rest[:i])) {
+		return false
+	}
+	return addSymbol(f, "- "+strings.TrimSpace(rest[i+3:]))
 }
 
 // addSource attaches a source line printed under a frame by the runtime

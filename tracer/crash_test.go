@@ -60,6 +60,32 @@ func TestParseCrash(t *testing.T) {
 		in:   "failed to call function: error while executing at wasm backtrace:\n    0: 0x5a1 - <unknown>!proxy_on_http_request_headers\n\nCaused by:\n    wasm trap: out of bounds memory access",
 		want: `{"Callback":"","Message":"wasm trap: out of bounds memory access","Runtime":"wasmtime","Frames":[{"index":0,"offset":"0x5a1","function":"proxy_on_http_request_headers","module":"\u003cunknown\u003e"}]}`,
 	}, {
+		name: "header whose \"Function: \" a person cut",
+		in:   "proxy_on_vm_start failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x7c - runtime._panic\n  1:  0x1a0 - proxy_on_vm_start",
+		want: `{"Callback":"proxy_on_vm_start","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x7c","function":"runtime._panic"},{"index":1,"offset":"0x1a0","function":"proxy_on_vm_start"}]}`,
+	}, {
+		name: "frame that lost the space after its dash",
+		in:   "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n 0: 0x1b20 -_ZN4core9panicking9panic_fmt17h0011223344556677E",
+		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x1b20","function":"_ZN4core9panicking9panic_fmt17h0011223344556677E"}]}`,
+	}, {
+		name: "nginx host: wasmtime trap text, frames under wasm backtrace:",
+		in:   "failed to call function: wasm trap: wasm `unreachable` instruction executed\nwasm backtrace:\n    0: 0x5d10 - tenant.wasm!__rust_start_panic\n    1: 0x611 - tenant.wasm!proxy_on_request_headers",
+		want: "{\"Callback\":\"proxy_on_request_headers\",\"Message\":\"wasm trap: wasm `unreachable` instruction executed\",\"Runtime\":\"wasmtime\",\"Frames\":[{\"index\":0,\"offset\":\"0x5d10\",\"function\":\"__rust_start_panic\",\"module\":\"tenant.wasm\"},{\"index\":1,\"offset\":\"0x611\",\"function\":\"proxy_on_request_headers\",\"module\":\"tenant.wasm\"}]}",
+	}, {
+		name: "wasmtime backtrace nested in a numbered cause chain",
+		in: "Error: failed to run main module\nCaused by:\n    0: failed to invoke command default\n    1: error while executing at wasm backtrace:\n" +
+			"           0: 0x77 - tenant.check\n                           at /src/check.c:3:1\n           1: 0x99 - m.wasm!_start\n    2: wasm trap: wasm `unreachable` instruction executed",
+		want: "{\"Callback\":\"_start\",\"Message\":\"failed to invoke command default: wasm trap: wasm `unreachable` instruction executed\",\"Runtime\":\"wasmtime\",\"Frames\":[{\"index\":0,\"offset\":\"0x77\",\"function\":\"tenant.check\",\"file\":\"/src/check.c\",\"line\":3,\"column\":1},{\"index\":1,\"offset\":\"0x99\",\"function\":\"_start\",\"module\":\"m.wasm\"}]}",
+	}, {
+		name: "wasmtime's further symbols at one address, one joined to the line before by a copy",
+		in: "panic: error while executing at wasm backtrace:\n    0: 0x150 - tenant.abort\n        at /src/rt.go:78:6        - tenant.panicAt\n        at /src/panic.go:90:7\n" +
+			"    1: 0x1de - tenant.alloc\n        at /src/gc.go:324:20\n\n    Caused by:\n        wasm trap: wasm `unreachable` instruction executed",
+		want: "{\"Callback\":\"\",\"Message\":\"wasm trap: wasm `unreachable` instruction executed\",\"Runtime\":\"wasmtime\",\"Frames\":[{\"index\":0,\"offset\":\"0x150\",\"function\":\"tenant.abort\",\"file\":\"/src/rt.go\",\"line\":78,\"column\":6,\"inlined\":[{\"function\":\"tenant.panicAt\",\"file\":\"/src/panic.go\",\"line\":90,\"column\":7,\"inlined\":true,\"source\":\"dwarf\"}]},{\"index\":1,\"offset\":\"0x1de\",\"function\":\"tenant.alloc\",\"file\":\"/src/gc.go\",\"line\":324,\"column\":20}]}",
+	}, {
+		name: "wazero frames indented with spaces after a copy",
+		in:   "wasm error: integer divide by zero\nwasm stack trace:\n    .tenant.split(i32,i32) i32\n        0x1a2: /src/split.c:12:9\n    .$7(i32) (recovered by wazero)",
+		want: `{"Callback":"","Message":"integer divide by zero","Runtime":"wazero","Frames":[{"index":0,"offset":"0x1a2","offset_kind":"code","function":"tenant.split","file":"/src/split.c","line":12,"column":9},{"index":1,"offset":"","offset_kind":"code","function":"$7"}]}`,
+	}, {
 		name: "envoy --log-format-escaped",
 		in:   `Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x1 - tick`,
 		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x1","function":"tick"}]}`,
@@ -76,7 +102,8 @@ func TestParseCrash(t *testing.T) {
 			}
 		})
 	}
-	for _, no := range []string{"wasm log: Function: x", "Function call took 3ms", "error while loading"} {
+	for _, no := range []string{"wasm log: Function: x", "Function call took 3ms", "error while loading",
+		"refresh failed: upstream timeout", "failed to call function: assertion failed: `(left == right)`"} {
 		if _, ok := ParseCrash([]byte(no)); ok {
 			t.Errorf("%q: recognised as a crash", no)
 		}
@@ -122,6 +149,9 @@ func TestClassifyVMFailure(t *testing.T) {
 		{"Wasm VM failed Failed to configure base Wasm plugin", ReasonConfigureFailed, "proxy_on_configure"},
 		{"Failed to load Wasm code (fetch failed) from https://x/p.wasm", ReasonFetchFailed, "sha256"},
 		{"createWasm: failed to load (in progress) from https://x/p.wasm", ReasonFetchFailed, "sha256"},
+		{"createWasm: failed to load (cached) from https://x/p.wasm", ReasonFetchFailed, "sha256"},
+		{"listener-a: WASM missing Proxy-Wasm ABI version or requires an unsupported version.", ReasonUnknownABIVersion, "proxy_abi_version_0_2_1"},
+		{"gRPC config for type.googleapis.com/envoy.api.v2.Listener rejected: Error adding/updating listener(s) l-1: Failed to initialize WASM code from /etc/p.wasm", ReasonInitializeFailed, "_initialize"},
 		{"Attempted call to restricted WASI capability: fd_read", ReasonRestrictedCallback, "capability_restriction_config"},
 		{"Plugin configured to fail closed failed to load", ReasonPluginFailClosed, "FAIL_OPEN"},
 		{"Plugin authz failed to load", ReasonPluginFailClosed, "FAIL_OPEN"},

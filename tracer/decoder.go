@@ -216,6 +216,12 @@ func (d *Decoder) Decode(r *Record) ([]Event, error) {
 		d.pluginLog(r)
 		return d.out, nil
 	}
+	if r.Framing == FramingNginx && startsWithPanic(msg) {
+		// nginx hosts write the plugin's log lines as they are, with no
+		// "wasm log" prefix; its panic text is still the plugin's.
+		d.pluginLogMessage(r, "", string(msg))
+		return d.out, nil
+	}
 	if crash, ok := ParseCrash(msg); ok {
 		d.crash(r, crash)
 		return d.out, nil
@@ -593,20 +599,31 @@ func (d *Decoder) endNode(t *threadState, n *Call, line int, nanos int64) {
 
 // pluginLog handles "wasm log<prefix>: <message>" (reference §2.3).
 func (d *Decoder) pluginLog(r *Record) {
+	rest := r.Message[len("wasm log"):]
+	if rest[0] == ':' {
+		d.pluginLogMessage(r, "", string(bytes.TrimPrefix(rest[1:], []byte(" "))))
+		return
+	}
+	ids, msg, ok := bytes.Cut(rest[1:], []byte(": "))
+	if !ok {
+		ids, msg = bytes.TrimSuffix(rest[1:], []byte(":")), nil
+	}
+	// An empty vm_id leaves a space before the colon in older Envoys.
+	d.pluginLogMessage(r, d.str(bytes.TrimRight(ids, " ")), string(msg))
+}
+
+// startsWithPanic reports whether a message begins with a plugin's panic
+// text: Rust's "panicked at …", Go's "panic: …".
+func startsWithPanic(msg []byte) bool {
+	return bytes.HasPrefix(msg, []byte("panicked at ")) || bytes.HasPrefix(msg, []byte("panic: "))
+}
+
+// pluginLogMessage emits a plugin log with its prefix ids and message.
+func (d *Decoder) pluginLogMessage(r *Record, plugin, message string) {
 	d.sum.PluginLogs++
 	t := d.thread(r)
 	e := d.base(r, KindPluginLog)
-	rest := r.Message[len("wasm log"):]
-	if rest[0] == ':' {
-		e.Message = string(bytes.TrimPrefix(rest[1:], []byte(" ")))
-	} else {
-		ids, msg, ok := bytes.Cut(rest[1:], []byte(": "))
-		if !ok {
-			ids, msg = bytes.TrimSuffix(rest[1:], []byte(":")), nil
-		}
-		e.Plugin = d.str(ids)
-		e.Message = string(msg)
-	}
+	e.Plugin, e.Message = plugin, message
 	if e.Level == "" {
 		e.Level = "info"
 	}

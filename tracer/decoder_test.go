@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -88,6 +89,31 @@ func TestCrashLinking(t *testing.T) {
 	}
 	if d.Summary().Unreturned != 0 {
 		t.Errorf("unreturned %d", d.Summary().Unreturned)
+	}
+}
+
+// nginx hosts (APISIX) print the plugin's panic text as a plain error log
+// line: it is a plugin log, and the trap that follows is linked to it.
+// Older Envoys leave a space before the colon of an empty vm_id; the
+// plugin ids are kept without it.
+func TestPluginLogShapes(t *testing.T) {
+	in := "2025/01/07 09:14:02 [emerg] 7#7: *31 panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9\n" +
+		"2025/01/07 09:14:02 [error] 7#7: failed to call function: wasm trap: wasm `unreachable` instruction executed\n" +
+		"2025/01/07 09:14:03 [info] 7#7: panics seen: 1\n" +
+		"[2021-01-05 19:40:10.616][14][critical][wasm] wasm log quota quota : panicked at 'boom', src/lib.rs:3:9\n"
+	evs, _ := scanAll(t, in, Options{})
+	var got []string
+	for _, e := range evs {
+		got = append(got, fmt.Sprintf("%s|%d|%s|%s|%s", e.Kind, e.Line, e.Plugin, e.Message, e.PanicText))
+	}
+	want := []string{
+		"plugin_log|1||panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9|",
+		"crash|3||wasm trap: wasm `unreachable` instruction executed|panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9",
+		"other|4||panics seen: 1|",
+		"plugin_log|5|quota quota|panicked at 'boom', src/lib.rs:3:9|",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
 

@@ -32,9 +32,14 @@ const (
 	// FramingIntegration is proxy-wasm-cpp-host's test integration output
 	// ("TRACE from integration: ", "ERROR from integration: ").
 	FramingIntegration
+	// FramingConsole is a line copied out of a log console: a severity
+	// letter and the console's timestamp before a message that has no
+	// framing of its own ("E 2020-08-11T20:53:49.524885993Z msg", Google
+	// Cloud Logging).
+	FramingConsole
 )
 
-var framingNames = [...]string{"none", "envoy", "istio", "json", "nginx", "integration"}
+var framingNames = [...]string{"none", "envoy", "istio", "json", "nginx", "integration", "console"}
 
 func (f Framing) String() string {
 	if int(f) < len(framingNames) {
@@ -63,6 +68,9 @@ type line struct {
 	partial bool
 	// bad says why a line that looked framed is not (for --strict).
 	bad string
+	// closed: the line is complete in itself and nothing continues it (a
+	// line a person pasted as inline code between backticks).
+	closed bool
 }
 
 // lineParser recognises the framing of one physical line. It keeps the
@@ -87,7 +95,7 @@ func (p *lineParser) parse(b []byte, l *line) {
 	// Hot path: an Envoy line with no prefix. parseEnvoy sets every field
 	// but these.
 	if len(b) > 24 && b[0] == '[' && isDigit(b[1]) {
-		l.caller, l.origin, l.istioOpen, l.partial, l.bad = nil, nil, false, false, ""
+		l.caller, l.origin, l.istioOpen, l.partial, l.bad, l.closed = nil, nil, false, false, "", false
 		tc := &p.times
 		if p.skipTimes {
 			tc = nil
@@ -100,6 +108,8 @@ func (p *lineParser) parse(b []byte, l *line) {
 	if bytes.IndexByte(b, 0x1b) >= 0 {
 		b = p.stripANSI(b)
 	}
+	b, closed := unwrapLine(b)
+	defer func() { l.closed = closed }()
 	for range 6 {
 		rest, origin, ok := stripPrefix(b)
 		if !ok {
@@ -178,6 +188,26 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 			*l = line{origin: origin, msg: b, bad: "malformed Envoy log prefix"}
 			return false
 		}
+		return parseEnvoyNoTime(b, l)
+	case c >= 'a' && c <= 'z':
+		return parseIstioNoTime(b, l)
+	case c >= 'A' && c <= 'Z' && len(b) > 2 && b[1] == ' ' && isDigit(b[2]):
+		// A cloud console copy: a severity letter before the timestamp
+		// ("E 2020-08-11T20:53:49.524885993Z …", Google Cloud Logging).
+		level := severityLetter(c)
+		end := rfc3339End(b[2:])
+		if level == "" || end == 0 {
+			return false
+		}
+		if !p.parseFramed(b[2:], l) {
+			ts := b[2 : 2+end]
+			*l = line{origin: origin, framing: FramingConsole, time: ts, msg: skipSpaces(b[2+end:])}
+			l.nanos, _ = parseTimeNanos(ts)
+		}
+		if len(l.level) == 0 {
+			l.level = []byte(level)
+		}
+		return true
 	case isDigit(c):
 		if parseIstioText(b, l) || parseNginx(b, l) {
 			return true
@@ -221,6 +251,15 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 func stripPrefix(b []byte) (rest, origin []byte, ok bool) {
 	if len(b) == 0 {
 		return b, nil, false
+	}
+	// A Markdown quote ("> " before every line of a pasted log, or ">"
+	// right before it): Envoy and Istio lines never start with '>'.
+	if b[0] == '>' {
+		b = b[1:]
+		if len(b) > 0 && b[0] == ' ' {
+			b = b[1:]
+		}
+		return b, nil, true
 	}
 	// k9s copies: a box-drawing border "│" (U+2502) on both sides.
 	if len(b) >= 3 && b[0] == 0xe2 && b[1] == 0x94 && b[2] == 0x82 {
@@ -475,12 +514,128 @@ func fillIstio(l *line, ts, level, scope, msg []byte) {
 	} else {
 		l.logger = scope
 	}
+	if len(l.caller) == 0 {
+		// Istio before 1.8 printed the location in brackets before the
+		// message: "…\tenvoy config\t[external/envoy/…/grpc_subscription_impl.cc:101] msg".
+		msg = cutCaller(msg, l)
+	}
 	if th, m, ok := cutThread(msg); ok {
 		l.thread, l.msg = th, m
 		return
 	}
 	l.msg = msg
 	l.istioOpen = bytes.HasPrefix(scope, []byte("envoy"))
+}
+
+// parseEnvoyNoTime parses an Envoy line whose "[time][thread]" a person
+// cut before pasting it: "[level][logger] [file:line] message".
+func parseEnvoyNoTime(b []byte, l *line) bool {
+	level, i, ok := bracketField(b, 0)
+	if !ok || !isLevel(level) {
+		return false
+	}
+	logger, i, ok := bracketField(b, i)
+	if !ok || len(logger) == 0 || bytes.IndexByte(logger, ' ') >= 0 {
+		return false
+	}
+	rest := b[i:]
+	if len(rest) > 0 {
+		if rest[0] != ' ' {
+			return false
+		}
+		rest = rest[1:]
+	}
+	l.framing = FramingEnvoy
+	l.level, l.logger = level, logger
+	l.msg = cutCaller(rest, l)
+	return true
+}
+
+// parseIstioNoTime parses an Istio line whose timestamp was cut or
+// replaced by a log viewer's: "<level>\tenvoy <logger>[ <file:line>]\t<msg>"
+// with tabs or runs of spaces, and the older form with the location in
+// brackets at the start of the message.
+func parseIstioNoTime(b []byte, l *line) bool {
+	lv, rest := nextToken(b)
+	if !isLevel(lv) || len(rest) == 0 {
+		return false
+	}
+	rest = skipSpaces(rest)
+	tok, after := nextToken(rest)
+	if string(tok) != "envoy" {
+		return false
+	}
+	logger, after := nextToken(skipSpaces(after))
+	if len(logger) == 0 {
+		return false
+	}
+	l.framing = FramingIstio
+	l.level, l.logger = lv, logger
+	after = skipSpaces(after)
+	if caller, after2 := nextToken(after); len(caller) > 0 && caller[0] != '[' && isLocation(caller) {
+		l.caller, after = caller, skipSpaces(after2)
+	}
+	msg := cutCaller(after, l)
+	if th, m, ok := cutThread(msg); ok {
+		l.thread, msg = th, m
+	}
+	l.msg = msg
+	return true
+}
+
+// cutCaller moves a leading "[file:line] " location into l.caller.
+func cutCaller(rest []byte, l *line) []byte {
+	if len(rest) > 2 && rest[0] == '[' && !isDigit(rest[1]) && rest[1] != 'h' && rest[1] != 'v' {
+		if j := bytes.IndexByte(rest, ']'); j > 0 && isLocation(rest[1:j]) {
+			l.caller = rest[1:j]
+			rest = rest[j+1:]
+			if len(rest) > 0 && rest[0] == ' ' {
+				rest = rest[1:]
+			}
+		}
+	}
+	return rest
+}
+
+// severityLetter maps the one-letter severities of log consoles (Google
+// Cloud Logging, glog) to level words.
+func severityLetter(c byte) string {
+	switch c {
+	case 'D':
+		return "debug"
+	case 'I', 'N':
+		return "info"
+	case 'W':
+		return "warning"
+	case 'E':
+		return "error"
+	case 'C', 'A', 'F':
+		return "critical"
+	}
+	return ""
+}
+
+// unwrapLine removes what a person's copy wraps around a whole line: the
+// quotes and escaped newline of a line copied out of a JSON string array
+// or a log viewer (`" 0: 0x2c01a - name\n"`, `[error][wasm] … failed\n"`),
+// and inline-code backticks around a framed line, which make the line
+// complete in itself (closed).
+func unwrapLine(b []byte) (_ []byte, closed bool) {
+	if n := len(b); n >= 3 && b[n-1] == '"' && b[n-3] == '\\' && b[n-2] == 'n' {
+		b = b[:n-3]
+		if len(b) > 0 && b[0] == '"' {
+			b = b[1:]
+		}
+	} else if n >= 4 && b[n-1] == ',' && b[n-2] == '"' && b[n-4] == '\\' && b[n-3] == 'n' {
+		b = b[:n-4]
+		if len(b) > 0 && b[0] == '"' {
+			b = b[1:]
+		}
+	}
+	if n := len(b); n > 2 && b[0] == '`' && b[n-1] == '`' && b[1] != '`' && (b[1] == '[' || isDigit(b[1])) {
+		return b[1 : n-1], true
+	}
+	return b, false
 }
 
 // cutThread splits Istio's "\tthread=N" terminator (or " thread=N" after

@@ -31,11 +31,13 @@ type Record struct {
 	buf       []byte
 	frames    int  // backtrace frame lines seen
 	call      bool // a wasm:trace call line: never continues
+	closed    bool // a line pasted as inline code: never continues either
 	crashHead bool // "Function: X failed:": its backtrace may come after other lines
 	istioOpen bool
 	partial   bool
 	done      bool
 	truncated bool
+	blanks    int // blank continuation lines not yet placed in the message
 }
 
 // Reader reads records from a byte stream. It recognises the framing of
@@ -259,6 +261,17 @@ func (rd *Reader) addLine(b []byte) *Record {
 	}
 	msg := l.msg
 	trimmed := bytes.TrimLeft(msg, " \t")
+	if isFence(trimmed) {
+		// A Markdown code fence around a pasted log ends the record before
+		// it, even an Istio record still waiting for its "thread=N", and
+		// is a record of its own that nothing continues.
+		if c := rd.cur; c != nil && c.istioOpen {
+			c.istioOpen = false
+		}
+		rd.startRecord(l)
+		rd.finish(rd.cur)
+		return nil
+	}
 	bt := backtraceLine(trimmed)
 	target := rd.cur
 	if bt != btNone && rd.crash != nil && (target == nil || !target.crashHead) {
@@ -281,12 +294,12 @@ func (rd *Reader) addLine(b []byte) *Record {
 	if len(trimmed) == 0 {
 		// Blank lines between frames or messages belong to an open
 		// message; otherwise they are dropped.
-		if target != nil && !target.call && target.Framing != FramingNone {
+		if target != nil && !target.call && !target.closed && target.Framing != FramingNone {
 			rd.appendCont(target, msg)
 		}
 		return nil
 	}
-	if bt != btNone && target != nil && !target.call {
+	if bt != btNone && target != nil && !target.call && !target.closed {
 		rd.appendCont(target, msg)
 		if bt == btFrame {
 			target.frames++
@@ -299,7 +312,7 @@ func (rd *Reader) addLine(b []byte) *Record {
 		// (wasmdbg replay prints a summary right after the block).
 		cur = nil
 	}
-	if cur != nil && !cur.call && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
+	if cur != nil && !cur.call && !cur.closed && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
 		rd.appendCont(cur, msg)
 		return nil
 	}
@@ -356,10 +369,11 @@ func (rd *Reader) startRecord(l *line) {
 	r.istioOpen = l.istioOpen
 	r.partial = l.partial
 	r.call = isCallMessage(r.Message)
+	r.closed = l.closed
 	r.crashHead = !r.call && isCrashHeader(r.Message)
 	rd.queue = append(rd.queue, r)
 	rd.cur = r
-	if r.call && !r.istioOpen && !r.partial {
+	if (r.call || r.closed) && !r.istioOpen && !r.partial {
 		// A call line never continues: emit it at once.
 		rd.finish(r)
 	}
@@ -374,7 +388,10 @@ func (rd *Reader) closeCur(next *line) {
 	if cur.done {
 		return
 	}
-	if cur.crashHead && cur.frames == 0 && !sameThread(cur, next) {
+	// Only a framed header waits: a bare trap report a person pasted, or a
+	// runtime's own (wazero, the wasmtime CLI), is not interleaved with
+	// other workers' lines, and would take the next trace's frames.
+	if cur.crashHead && cur.frames == 0 && cur.Framing != FramingNone && !sameThread(cur, next) {
 		if rd.crash != nil && rd.crash != cur {
 			rd.finish(rd.crash)
 		}
@@ -415,16 +432,31 @@ func (rd *Reader) finish(r *Record) {
 	}
 }
 
-// appendCont adds a continuation line to r's message.
+// appendCont adds a continuation line to r's message. Blank lines are
+// kept only between lines of the message, not at its end; a message that
+// was empty (a terminal wrapped the line right after Istio's location)
+// starts with the continuation, not with a newline.
 func (rd *Reader) appendCont(r *Record, msg []byte) {
 	r.EndLine = rd.lineNo
 	if r.truncated || r.EndLine-r.Line > maxRecordLines {
 		r.truncated = true
 		return
 	}
-	if len(r.Message)+1+len(msg) > rd.maxRecord() {
+	if len(bytes.TrimLeft(msg, " \t")) == 0 {
+		r.blanks++
+		return
+	}
+	if len(r.Message) == 0 {
+		r.blanks = 0
+		rd.appendRaw(r, nil, msg)
+		return
+	}
+	if len(r.Message)+r.blanks+1+len(msg) > rd.maxRecord() {
 		r.truncated = true
 		return
+	}
+	for ; r.blanks > 0; r.blanks-- {
+		rd.appendRaw(r, newline, nil)
 	}
 	rd.appendRaw(r, newline, msg)
 }
@@ -529,8 +561,15 @@ func backtraceLine(b []byte) btKind {
 		return btNone
 	}
 	rest := skipSpaces(b[i+1:])
-	if bytes.HasPrefix(rest, []byte("0x")) && bytes.Contains(rest, []byte(" - ")) {
-		return btFrame
+	if bytes.HasPrefix(rest, []byte("0x")) {
+		j := 2
+		for j < len(rest) && isHex(rest[j]) {
+			j++
+		}
+		// "0x1a2 - name", and "0x1a2 -name" after a copy lost a space.
+		if after := skipSpaces(rest[j:]); j > 2 && len(after) > 1 && after[0] == '-' {
+			return btFrame
+		}
 	}
 	if bytes.HasPrefix(rest, []byte("wasm!")) {
 		return btFrame
@@ -557,7 +596,21 @@ func startsTrapReport(b []byte) bool {
 		first, _, _ := bytes.Cut(b, []byte("\n"))
 		return bytes.Contains(first, []byte(" failed:"))
 	}
+	if _, _, ok := bareFailedHeader(b); ok {
+		return true
+	}
+	if bytes.HasPrefix(b, []byte("thread '")) && bytes.Contains(b, []byte("' panicked at")) {
+		// A Rust program's own panic on stderr (the runtime's, not the
+		// plugin's): not a continuation of the log line before it.
+		return true
+	}
 	return bytes.Contains(b, []byte("wasm error: "))
+}
+
+// isFence reports whether a line is a Markdown code fence ("```",
+// "```log", "~~~"), as around logs pasted into an issue.
+func isFence(b []byte) bool {
+	return bytes.HasPrefix(b, []byte("```")) || bytes.HasPrefix(b, []byte("~~~"))
 }
 
 // isCrashHeader reports whether msg starts a host's trap report:
@@ -574,9 +627,13 @@ func isCrashHeader(msg []byte) bool {
 	if first[0] == 'F' {
 		return bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:"))
 	}
+	if _, _, ok := bareFailedHeader(first); ok {
+		return true
+	}
 	if bytes.HasPrefix(first, []byte("wasm log")) || !bytes.Contains(msg, []byte("wasm ")) {
 		return false
 	}
 	return bytes.Contains(first, []byte("error while executing at wasm backtrace:")) ||
-		bytes.Contains(first, []byte("wasm stack trace:")) || bytes.Contains(first, []byte("wasm error: "))
+		bytes.Contains(first, []byte("wasm stack trace:")) || bytes.Contains(first, []byte("wasm error: ")) ||
+		bytes.Contains(first, []byte("failed to call function: wasm trap")) // nginx hosts
 }

@@ -158,6 +158,44 @@ func TestReaderFramings(t *testing.T) {
 		in:   "[2022-11-17 19:42:08.870][1][tra\n",
 		want: []rec{{lines: "1-1", framing: FramingNone, msg: "[2022-11-17 19:42:08.870][1][tra", bad: "malformed Envoy log prefix"}},
 	}, {
+		// Shapes of logs pasted into issue trackers, written from their
+		// structure (reallogs samples under notes/, not copied text).
+		name: "envoy line whose time and thread were cut",
+		in:   "[error][wasm] [source/extensions/common/wasm/wasm_vm.cc:38] Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n",
+		want: []rec{{lines: "1-1", framing: FramingEnvoy, level: "error", logger: "wasm", caller: "source/extensions/common/wasm/wasm_vm.cc:38", msg: "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable"}},
+	}, {
+		name: "istio line whose time was cut, tabs collapsed to single spaces",
+		in:   "error envoy wasm Function: proxy_on_log failed: Uncaught RuntimeError: unreachable\nwarning envoy wasm external/envoy/source/extensions/common/wasm/context.cc:1190 wasm log ns.p: slow thread=9\n",
+		want: []rec{
+			{lines: "1-1", framing: FramingIstio, level: "error", logger: "wasm", msg: "Function: proxy_on_log failed: Uncaught RuntimeError: unreachable"},
+			{lines: "2-2", framing: FramingIstio, thread: "9", level: "warning", logger: "wasm", caller: "external/envoy/source/extensions/common/wasm/context.cc:1190", msg: "wasm log ns.p: slow"},
+		},
+	}, {
+		name: "cloud console copy: severity letter, its timestamp, old istio's bracketed location",
+		in:   "W 2020-09-01T10:00:01.000000000Z warning\tenvoy config\t[external/envoy/source/common/config/grpc_subscription_impl.cc:101] gRPC config rejected\nE 2020-09-01T10:00:02.5Z listener-a: bad module\n",
+		want: []rec{
+			{lines: "1-1", framing: FramingIstio, time: "2020-09-01T10:00:01.000000000Z", level: "warning", logger: "config", caller: "external/envoy/source/common/config/grpc_subscription_impl.cc:101", msg: "gRPC config rejected"},
+			{lines: "2-2", framing: FramingConsole, time: "2020-09-01T10:00:02.5Z", level: "error", msg: "listener-a: bad module"},
+		},
+	}, {
+		name: "markdown quote before a compose prefix, and right before a timestamp",
+		in:   "> edge-2   | [2025-01-07 09:12:44.101][15][debug][wasm] wasm log quota quota_vm: loaded\n>2025-01-07T09:12:45.000001Z\ttrace\tenvoy wasm\t[vm->host] env.proxy_log(2, 1024, 9)\n",
+		want: []rec{
+			{lines: "1-1", framing: FramingEnvoy, time: "2025-01-07 09:12:44.101", thread: "15", level: "debug", logger: "wasm", origin: "edge-2", msg: "wasm log quota quota_vm: loaded"},
+			{lines: "2-2", framing: FramingIstio, time: "2025-01-07T09:12:45.000001Z", level: "trace", logger: "wasm", msg: "[vm->host] env.proxy_log(2, 1024, 9)"},
+		},
+	}, {
+		name: "a line in inline-code backticks",
+		in:   "`not a log line`\n`[2025-01-07 09:12:45.000111][15][warning][wasm] wasm log quota: slow`\n",
+		want: []rec{
+			{lines: "1-1", framing: FramingNone, msg: "`not a log line`"},
+			{lines: "2-2", framing: FramingEnvoy, time: "2025-01-07 09:12:45.000111", thread: "15", level: "warning", logger: "wasm", msg: "wasm log quota: slow"},
+		},
+	}, {
+		name: "lines copied out of a JSON string array keep no quotes or escaped newlines",
+		in:   "[error][wasm] Function: proxy_on_request_body failed: Uncaught RuntimeError: unreachable\\n\"\n\" 0: 0x1b20 - __rust_start_panic\\n\",\n\" 1: 0x77c -proxy_on_request_body\\n\"\n",
+		want: []rec{{lines: "1-3", framing: FramingEnvoy, level: "error", logger: "wasm", msg: "Function: proxy_on_request_body failed: Uncaught RuntimeError: unreachable\n 0: 0x1b20 - __rust_start_panic\n 1: 0x77c -proxy_on_request_body"}},
+	}, {
 		name: "last line without newline",
 		in:   "[2022-11-17 19:42:08.870][1][info][wasm] wasm log: end",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2022-11-17 19:42:08.870", thread: "1", level: "info", logger: "wasm", msg: "wasm log: end"}},
@@ -222,6 +260,29 @@ func TestReaderMultiLine(t *testing.T) {
 		name: "unframed lines after a call line are records of their own",
 		in:   "[2022-03-07 10:43:04.332][905][trace][wasm] [host->vm] proxy_on_tick(1)\nlibc++abi: Pure virtual function called!\n",
 		want: []string{"1-1|[host->vm] proxy_on_tick(1)", "2-2|libc++abi: Pure virtual function called!"},
+	}, {
+		name: "code fences end the record before them and continue nothing",
+		in:   "```\n[2025-01-07 09:13:00.100][40][info][wasm] wasm log: done\n```\n  indented prose\n```log\n2025-01-07T09:13:00.500000Z\terror\tenvoy wasm\tFunction: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n~~~\n",
+		want: []string{"1-1|```", "2-2|wasm log: done", "3-3|```", "4-4|  indented prose", "5-5|```log",
+			"6-6|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable", "7-7|~~~"},
+	}, {
+		name: "a terminal wrapped the istio line right after its location",
+		in:   "2025-01-07T09:13:00.500000Z critical envoy wasm external/envoy/source/extensions/common/wasm/context.cc:1190\nwasm log team-a.headers: cannot read :status thread=33\n",
+		want: []string{"1-2|wasm log team-a.headers: cannot read :status"},
+	}, {
+		name: "blank lines are kept between lines of a message, not after it",
+		in: "[2025-01-07 09:16:00.000][40][info][wasm] wasm log: panic: out of memory\n\n\n" +
+			"[2025-01-07 09:16:00.001][40][error][wasm] Function: malloc failed: Uncaught RuntimeError: unreachable\n\nProxy-Wasm plugin in-VM backtrace:\n\n  0:  0x3b - runtime.alloc\n\n",
+		want: []string{"1-3|wasm log: panic: out of memory",
+			"4-9|Function: malloc failed: Uncaught RuntimeError: unreachable\n\nProxy-Wasm plugin in-VM backtrace:\n\n  0:  0x3b - runtime.alloc"},
+	}, {
+		name: "a trap header whose \"Function: \" was cut still starts a record",
+		in:   "the proxy said:\nproxy_on_vm_start failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x7c - runtime._panic\n",
+		want: []string{"1-1|the proxy said:", "2-4|proxy_on_vm_start failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x7c - runtime._panic"},
+	}, {
+		name: "a runtime's own rust panic on stderr does not continue the nginx line before it",
+		in:   "2025/01/07 09:14:03 [info] 7#7: loaded wasm plugin\nthread '<unnamed>' panicked at 'index out of bounds', crates/host/src/lib.rs:9:1\n",
+		want: []string{"1-1|loaded wasm plugin", "2-2|thread '<unnamed>' panicked at 'index out of bounds', crates/host/src/lib.rs:9:1"},
 	}, {
 		name: "wazero trace without framing",
 		in:   "wasm error: unreachable\nwasm stack trace:\n\t.runtime.abort(i32) i32\n\t\t0x27: /src/plugin.c:42:18\nunrelated\n",

@@ -49,6 +49,9 @@ var vmFailurePatterns = []struct {
 	{"Failed to load WASM module due to an import type mismatch", ReasonImportTypeMismatch, false},
 	{"Bad function signature for: ", ReasonBadExportSignature, false},
 	{"Missing or unknown Proxy-Wasm ABI version", ReasonUnknownABIVersion, false},
+	// envoy-wasm (Istio 1.5–1.8) and its exception inside a rejected
+	// listener update.
+	{"WASM missing Proxy-Wasm ABI version", ReasonUnknownABIVersion, true},
 	{"Wasm module is missing malloc function", ReasonMissingMalloc, false},
 	{"Failed to load Wasm code (fetch failed)", ReasonFetchFailed, false},
 	{"Failed to load Wasm code", ReasonLoadFailed, false},
@@ -61,12 +64,16 @@ var vmFailurePatterns = []struct {
 	{"Failed to create Wasm VM using ", ReasonLoadFailed, false},
 	{"Failed to register host function: ", ReasonLoadFailed, false},
 	{"Failed to initialize Wasm code", ReasonInitializeFailed, false},
+	// Older Envoys' exception "Failed to initialize WASM code from <path>",
+	// usually seen inside a rejected listener update.
+	{"Failed to initialize WASM code", ReasonInitializeFailed, true},
 	{"Failed to start base Wasm", ReasonStartFailed, false},
 	{"Failed to start thread-local Wasm", ReasonStartFailed, false},
 	{"Failed to configure base Wasm plugin", ReasonConfigureFailed, false},
 	{"Failed to configure thread-local Wasm plugin", ReasonConfigureFailed, false},
 	{"Failed to configure thread-local Wasm code", ReasonConfigureFailed, false},
-	{"createWasm: failed to load (in progress) from ", ReasonFetchFailed, false},
+	// "(in progress)", "(cached)": a remote fetch that failed now or before.
+	{"createWasm: failed to load ", ReasonFetchFailed, false},
 	{"error in converting the wasm config to local", ReasonFetchFailed, true},
 	{"Attempted call to restricted proxy-wasm capability: ", ReasonRestrictedCallback, false},
 	{"Attempted call to restricted WASI capability: ", ReasonRestrictedCallback, false},

@@ -1,6 +1,8 @@
 package replay
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -48,5 +50,20 @@ func TestNamedModuleBacktrace(t *testing.T) {
 		"  0:  0x"
 	if got := res.Crash.V8Message(); !strings.HasPrefix(got, want) {
 		t.Errorf("V8 message %q, want it to start %q", got, want)
+	}
+}
+
+// TestPrereleaseABIHint: a plugin of envoy-wasm's 2019 ABI fails to load
+// as in Envoy, and the hint says why rather than "not a plugin".
+func TestPrereleaseABIHint(t *testing.T) {
+	_, err := Compile(context.Background(), readFile(t, "testdata/wat/prerelease.wasm"), Options{})
+	var le *LoadError
+	if !errors.As(err, &le) {
+		t.Fatalf("error %v, want a LoadError", err)
+	}
+	want := LoadError{Reason: "unknown_abi_version", Message: "Missing or unknown Proxy-Wasm ABI version",
+		Hint: "the module exports _proxy_onStart: it was built for the 2019 pre-release Envoy Wasm ABI, before proxy_abi_version_* markers, which no released Envoy or Istio loads; rebuild it with a current Proxy-Wasm SDK (ABI 0.2.1)"}
+	if *le != want {
+		t.Errorf("got %+v\nwant %+v", *le, want)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
+	"github.com/wasmdbg/wasmdbg/internal/inspect"
 	"github.com/wasmdbg/wasmdbg/internal/loc"
 )
 
@@ -158,7 +159,7 @@ func (m *Module) Bytes() []byte { return m.wasm }
 func checkModule(info *moduleInfo) error {
 	if info.abi == abi.VersionUnknown {
 		return &LoadError{Reason: "unknown_abi_version", Message: "Missing or unknown Proxy-Wasm ABI version",
-			Hint: "the module exports no proxy_abi_version_0_1_0/0_2_0/0_2_1 function; build it with a Proxy-Wasm SDK"}
+			Hint: inspect.ABIHint(info.parsed)}
 	}
 	for _, im := range info.imports {
 		f := abi.LookupHost(im.module, im.name)

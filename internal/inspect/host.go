@@ -225,6 +225,8 @@ func unknownImportHint(m *wasm.Module, im wasm.Import) string {
 	switch {
 	case im.Name == "abort" && guessLanguage(m).Name == "AssemblyScript":
 		return "AssemblyScript imports env.abort unless told otherwise: build with --use abort=abort_proc_exit (@solo-io/proxy-runtime's abort, which logs the message at critical and calls proc_exit)"
+	case strings.HasPrefix(im.Name, "_proxy_"):
+		return fmt.Sprintf("%s is a host function of the 2019 pre-release Envoy Wasm ABI, which no released Envoy or Istio provides: rebuild the plugin with a current Proxy-Wasm SDK (ABI 0.2.1)", full)
 	case strings.HasPrefix(im.Name, "proxy_"):
 		return fmt.Sprintf("%s is not a Proxy-Wasm host function of proxy-wasm-cpp-host (ABI 0.1.0 to 0.2.1): the SDK targets a newer ABI or another host's extensions; use an SDK release for ABI 0.2.1", full)
 	}

@@ -187,7 +187,7 @@ func Inspect(m *wasm.Module, size int, opt Options) (*Report, error) {
 	r.HostCheck.Host = h.name
 	if v == abi.VersionUnknown {
 		r.addProblem(Problem{Reason: "unknown_abi_version", Message: "Missing or unknown Proxy-Wasm ABI version",
-			Hint: abiHint(m)})
+			Hint: ABIHint(m)})
 	}
 	r.imports(m, h, v)
 	r.callbacks(m, v)
@@ -256,7 +256,16 @@ func abiVersion(m *wasm.Module) abi.Version {
 	return abi.VersionUnknown
 }
 
-func abiHint(m *wasm.Module) string {
+// ABIHint says what to do about a module without a Proxy-Wasm ABI
+// marker, from what it exports instead.
+func ABIHint(m *wasm.Module) string {
+	for _, e := range m.Exports {
+		// envoy-wasm's 2019 ABI, before the version markers: callbacks
+		// _proxy_onStart, _proxy_onConfigure…, host functions env._proxy_*.
+		if e.Kind == wasm.KindFunc && strings.HasPrefix(e.Name, "_proxy_on") {
+			return fmt.Sprintf("the module exports %s: it was built for the 2019 pre-release Envoy Wasm ABI, before proxy_abi_version_* markers, which no released Envoy or Istio loads; rebuild it with a current Proxy-Wasm SDK (ABI 0.2.1)", e.Name)
+		}
+	}
 	for _, e := range m.Exports {
 		if strings.HasPrefix(e.Name, "proxy_abi_version_") {
 			if e.Kind != wasm.KindFunc {

@@ -228,6 +228,10 @@ func TestLanguage(t *testing.T) {
 		{"as-abort.wasm", "AssemblyScript", "", ""},
 		{"go-wasi.wasm", "Go", "", "go1.26.8"},
 		{"mismatch.wasm", "unknown", "", ""},
+		// stripped builds: no names, no producers
+		{"emscripten.wasm", "C++", "proxy-wasm-cpp-sdk", "Emscripten"},
+		{"as-stripped.wasm", "AssemblyScript", "@gcoredev/proxy-wasm-sdk-as", ""},
+		{"pic.wasm", "C", "", "Emscripten"},
 	}
 	for _, tt := range tests {
 		l := inspectFile(t, tt.file, "").Language
@@ -238,6 +242,58 @@ func TestLanguage(t *testing.T) {
 	if ev := inspectFile(t, "go-wasi.wasm", "").Language.Evidence; !reflect.DeepEqual(ev, []string{
 		"producers language: Go go1.26.8", "custom section go:buildid (the Go linker's)", "name section: 2 Go runtime/main functions"}) {
 		t.Errorf("go-wasi evidence %q", ev)
+	}
+}
+
+func TestLanguageEvidenceStripped(t *testing.T) {
+	for _, tt := range []struct {
+		file string
+		want []string
+	}{
+		{"emscripten.wasm", []string{
+			"C++ runtime: 1 __cxa_* exports and imports",
+			"Emscripten runtime: 1 env imports",
+			"Emscripten runtime exports: stackSave, stackRestore",
+			"custom section emscripten_metadata (Emscripten's)",
+			"exports proxy_validate_configuration and proxy_on_request_metadata, which proxy-wasm-cpp-sdk defines",
+		}},
+		{"as-stripped.wasm", []string{
+			"data section: UTF-16 ~lib/ paths (AssemblyScript's strings)",
+			"data section: UTF-16 ~lib/@gcoredev/proxy-wasm-sdk-as paths",
+		}},
+	} {
+		if ev := inspectFile(t, tt.file, "").Language.Evidence; !reflect.DeepEqual(ev, tt.want) {
+			t.Errorf("%s evidence %q, want %q", tt.file, ev, tt.want)
+		}
+	}
+}
+
+func TestSDKFromName(t *testing.T) {
+	for _, tt := range []struct{ name, want string }{
+		{"~lib/@gcoredev/proxy-wasm-sdk-as/assembly/runtime/getBaseContext", "@gcoredev/proxy-wasm-sdk-as"},
+		{"~lib/@solo-io/proxy-runtime/runtime/RootContext#onConfigure", "@solo-io/proxy-runtime"},
+		{"github.com_tetratelabs_proxy_wasm_go_sdk_proxywasm.SetVMContext", "proxy-wasm-go-sdk (github.com/tetratelabs)"},
+		{"_ZN10proxy_wasm10dispatcher10Dispatcher14on_http_request17h0123456789abcdefE", "proxy-wasm-rust-sdk"},
+		{"main.main", ""},
+	} {
+		if got := sdkFromName(tt.name); got != tt.want {
+			t.Errorf("sdkFromName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestPrereleaseABI: a module of envoy-wasm's 2019 ABI is told apart from
+// something that is not a plugin at all.
+func TestPrereleaseABI(t *testing.T) {
+	r := inspectFile(t, "prerelease.wasm", "")
+	want := []Problem{
+		{Reason: "unknown_abi_version", Message: "Missing or unknown Proxy-Wasm ABI version",
+			Hint: "the module exports _proxy_onStart: it was built for the 2019 pre-release Envoy Wasm ABI, before proxy_abi_version_* markers, which no released Envoy or Istio loads; rebuild it with a current Proxy-Wasm SDK (ABI 0.2.1)"},
+		{Reason: "missing_import", Name: "env._proxy_log", Message: "Failed to load Wasm module due to a missing import: env._proxy_log",
+			Hint: "env._proxy_log is a host function of the 2019 pre-release Envoy Wasm ABI, which no released Envoy or Istio provides: rebuild the plugin with a current Proxy-Wasm SDK (ABI 0.2.1)"},
+	}
+	if got := r.HostCheck.Problems; len(got) < 2 || !reflect.DeepEqual(got[:2], want) {
+		t.Errorf("problems\n%+v\nwant them to start\n%+v", got, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package inspect
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"strings"
@@ -17,6 +18,11 @@ type signals struct {
 	goBuildID                    bool
 	asExports, emExports         []string
 	emImports                    int
+	emMetadata                   bool // custom section emscripten_metadata (Emscripten 1.38–2.0)
+	asData                       bool // UTF-16 "~lib/" in the data section: AssemblyScript's strings
+	asDataSDK                    string
+	cxxRuntime                   int  // __cxa_* exports and imports: libc++abi
+	cppSDKExports                bool // the callbacks only proxy-wasm-cpp-sdk's intrinsics export
 	rustNames, cppNames, asNames int
 	goNames, tinygoNames         int
 	sdkName                      string
@@ -39,19 +45,45 @@ func collect(m *wasm.Module) signals {
 		if sec.ID == wasm.SectionCustom && (sec.Name == "go:buildid" || sec.Name == "go.buildid") {
 			s.goBuildID = true
 		}
+		if sec.ID == wasm.SectionCustom && sec.Name == "emscripten_metadata" {
+			s.emMetadata = true
+		}
+	}
+	if d, ok := m.Section(wasm.SectionData); ok {
+		// AssemblyScript stores strings as UTF-16, its library's source
+		// paths (in abort messages) among them: a module built without
+		// a name section still says what it is.
+		s.asData = bytes.Contains(d.Payload, utf16("~lib/"))
+		for _, sdk := range []string{"@solo-io/proxy-runtime", "@gcoredev/proxy-wasm-sdk-as"} {
+			if s.asData && bytes.Contains(d.Payload, utf16("~lib/"+sdk)) {
+				s.asDataSDK = sdk
+			}
+		}
 	}
 	for _, e := range m.Exports {
 		switch {
 		case e.Name == "__alloc" || e.Name == "__new" || e.Name == "__retain" || e.Name == "__release" ||
 			e.Name == "__pin" || e.Name == "__unpin" || e.Name == "__collect" || e.Name == "__rtti_base":
 			s.asExports = append(s.asExports, e.Name)
-		case strings.HasPrefix(e.Name, "emscripten_") || strings.HasPrefix(e.Name, "_emscripten_") || e.Name == "stackSave" || e.Name == "stackAlloc":
+		case strings.HasPrefix(e.Name, "emscripten_") || strings.HasPrefix(e.Name, "_emscripten_") ||
+			e.Name == "stackSave" || e.Name == "stackRestore" || e.Name == "stackAlloc":
 			s.emExports = append(s.emExports, e.Name)
 		case strings.HasPrefix(e.Name, "asyncify_"):
 			s.asyncify = true
+		case strings.HasPrefix(e.Name, "__cxa_"):
+			s.cxxRuntime++
 		}
 	}
+	// proxy-wasm-cpp-sdk's proxy_wasm_intrinsics.cc defines every
+	// callback, these two included, which the Rust and Go SDKs do not
+	// export (AssemblyScript's runtimes do, and are recognised first).
+	_, validate := funcExport(m, "proxy_validate_configuration")
+	_, metadata := funcExport(m, "proxy_on_request_metadata")
+	s.cppSDKExports = validate && metadata
 	for _, im := range m.Imports {
+		if strings.HasPrefix(im.Name, "__cxa_") {
+			s.cxxRuntime++
+		}
 		if im.Module == "env" {
 			for _, p := range emscriptenPrefixes {
 				if strings.HasPrefix(im.Name, p) {
@@ -89,6 +121,8 @@ func sdkFromName(n string) string {
 		return "proxy-wasm-rust-sdk"
 	case strings.Contains(n, "~lib/@solo-io/proxy-runtime"):
 		return "@solo-io/proxy-runtime"
+	case strings.Contains(n, "~lib/@gcoredev/proxy-wasm-sdk-as"):
+		return "@gcoredev/proxy-wasm-sdk-as"
 	case strings.Contains(n, "proxy-wasm-go-sdk") || strings.Contains(n, "proxy_wasm_go_sdk"):
 		for _, org := range []string{"tetratelabs", "higress-group", "higress_group", "proxy-wasm", "proxy_wasm"} {
 			if strings.Contains(n, "github.com/"+org+"/proxy-wasm-go-sdk") || strings.Contains(n, "github.com_"+org+"_proxy_wasm_go_sdk") {
@@ -162,13 +196,16 @@ func guessLanguage(m *wasm.Module) Language {
 		} else if v, ok := hasValue(s.processedBy, prefix("Go")); ok {
 			l.Toolchain = tool(v)
 		}
-	case len(s.asExports) > 0 || s.asNames > 0:
+	case len(s.asExports) > 0 || s.asNames > 0 || s.asData:
 		l.Name = "AssemblyScript"
 		if len(s.asExports) > 0 {
 			ev("AssemblyScript runtime exports: %s", strings.Join(s.asExports, ", "))
 		}
 		if s.asNames > 0 {
 			ev("name section: %d ~lib/ functions", s.asNames)
+		}
+		if s.asData {
+			ev("data section: UTF-16 ~lib/ paths (AssemblyScript's strings)")
 		}
 	case hasLang(s.languages, "Rust") || s.rustNames > 0:
 		l.Name = "Rust"
@@ -185,17 +222,36 @@ func guessLanguage(m *wasm.Module) Language {
 		}
 	case hasLangPrefix(s.languages, "C"):
 		l.Name = "C"
+	case s.emscripten():
+		// A stripped Emscripten build (no names, no producers): Emscripten
+		// compiles C and C++; the C++ runtime or proxy-wasm-cpp-sdk's
+		// callbacks say which.
+		l.Name = "C"
+		if s.cxxRuntime > 0 || s.cppSDKExports {
+			l.Name = "C++"
+		}
+		if s.cxxRuntime > 0 {
+			ev("C++ runtime: %d __cxa_* exports and imports", s.cxxRuntime)
+		}
 	default:
 		l.Name = "unknown"
 	}
 	if l.Name == "C" || l.Name == "C++" {
 		switch {
-		case s.emImports > 0 || len(s.emExports) > 0:
+		case s.emscripten():
 			l.Toolchain = "Emscripten"
 			if v, ok := hasValue(s.sdks, prefix("Emscripten")); ok {
 				l.Toolchain = tool(v)
 			}
-			ev("Emscripten runtime: %d env imports, exports %s", s.emImports, strings.Join(s.emExports, ", "))
+			if s.emImports > 0 {
+				ev("Emscripten runtime: %d env imports", s.emImports)
+			}
+			if len(s.emExports) > 0 {
+				ev("Emscripten runtime exports: %s", strings.Join(s.emExports, ", "))
+			}
+			if s.emMetadata {
+				ev("custom section emscripten_metadata (Emscripten's)")
+			}
 		default:
 			if v, ok := hasValue(s.processedBy, func(n string) bool { return strings.Contains(n, "clang") }); ok {
 				l.Toolchain = tool(v)
@@ -212,10 +268,33 @@ func guessLanguage(m *wasm.Module) Language {
 	if l.SDK != "" && s.sdkName != "" {
 		ev("name section: functions of %s", s.sdkName)
 	}
+	if l.SDK == "" && s.asDataSDK != "" && l.Name == "AssemblyScript" {
+		l.SDK = s.asDataSDK
+		ev("data section: UTF-16 ~lib/%s paths", s.asDataSDK)
+	}
+	if l.SDK == "" && s.cppSDKExports && (l.Name == "C" || l.Name == "C++") {
+		l.SDK = "proxy-wasm-cpp-sdk"
+		ev("exports proxy_validate_configuration and proxy_on_request_metadata, which proxy-wasm-cpp-sdk defines")
+	}
 	if len(l.Evidence) == 0 {
 		l.Evidence = []string{}
 	}
 	return l
+}
+
+// emscripten reports an Emscripten build: its runtime's imports and exports,
+// or its metadata section.
+func (s signals) emscripten() bool {
+	return s.emImports > 0 || len(s.emExports) > 0 || s.emMetadata
+}
+
+// utf16 is s in UTF-16LE, as AssemblyScript stores ASCII strings.
+func utf16(s string) []byte {
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i], 0)
+	}
+	return b
 }
 
 func hasLang(vs []wasm.ProducerValue, name string) bool {

@@ -133,7 +133,7 @@ func newDWARFIndex(sections map[string][]byte, demangle func(string) string, war
 		}
 		ranged := false
 		for _, rg := range ranges {
-			if !isTombstone(rg[0]) && rg[0] < rg[1] {
+			if usableRange(rg) {
 				x.cus = append(x.cus, cuRange{low: rg[0], high: rg[1], unit: u})
 				ranged = true
 			}
@@ -198,7 +198,7 @@ func (x *dwarfIndex) index(u *unitIndex) {
 				x.report(fmt.Errorf("section .debug_info at offset 0x%x: subprogram ranges: %w", uint64(e.Offset), err))
 			}
 			for _, rg := range ranges {
-				if !isTombstone(rg[0]) && rg[0] < rg[1] {
+				if usableRange(rg) {
 					u.funcs = append(u.funcs, funcRange{low: rg[0], high: rg[1], die: e.Offset, unit: u})
 				}
 			}
@@ -388,7 +388,7 @@ func (l *treeLoader) node(e *dwarf.Entry) *godwarf.Tree {
 	n := &godwarf.Tree{Entry: l.withOrigins(e), Tag: e.Tag, Offset: e.Offset}
 	if rs, err := l.data.Ranges(e); err == nil {
 		for _, rg := range rs {
-			if rg[0] < rg[1] && !isTombstone(rg[0]) {
+			if usableRange(rg) {
 				n.Ranges = append(n.Ranges, rg)
 			}
 		}

@@ -4,7 +4,9 @@ import (
 	"debug/dwarf"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
+	"strings"
 )
 
 // lineTable is every row of a unit's line program, indexed for
@@ -46,6 +48,15 @@ type row struct {
 // offset 0 is the code section's function count, never an instruction.
 func isTombstone(addr uint64) bool {
 	return addr == 0 || addr >= 0xfffffffe
+}
+
+// usableRange reports whether a DWARF address range can hold code: it does
+// not start at a tombstone, is not empty, and ends inside wasm32's address
+// space. TinyGo's wasi-libc DWARF has inlined subroutines whose
+// DW_AT_high_pc length runs to 2^32, which would cover every later
+// function; llvm-symbolizer does not report them either.
+func usableRange(rg [2]uint64) bool {
+	return !isTombstone(rg[0]) && rg[0] < rg[1] && rg[1] <= 0xfffffffe
 }
 
 // unitLines reads the line program of one compilation unit into t and
@@ -113,10 +124,36 @@ func (t *lineTable) fileID(name string, ids map[string]uint32) uint32 {
 	if id, ok := ids[name]; ok {
 		return id
 	}
+	key := name
+	name = unjoinURL(name)
 	id := uint32(len(t.files))
 	t.files = append(t.files, name)
-	ids[name] = id
+	ids[key] = id
 	return id
+}
+
+// urlInPath finds a URL scheme ("wasisdk:/" once cleaned) at the start of
+// a file name or of one of its elements; one letter is a drive, not a
+// scheme.
+var urlInPath = regexp.MustCompile(`(?:^|/)([A-Za-z][A-Za-z0-9+.-]+):/`)
+
+// unjoinURL undoes what debug/dwarf does to a file name whose directory is
+// a URL, as wasi-sdk's debug prefix map makes its libc's
+// ("wasisdk://v19.13g935fe1acd2fc/src/…"): debug/dwarf takes it for a
+// relative path, joins it under the compilation directory and cleans away
+// its "//". llvm-symbolizer takes it for absolute; so does this, from the
+// last scheme in the name, with its "//" back.
+func unjoinURL(name string) string {
+	if !strings.Contains(name, ":/") {
+		return name
+	}
+	locs := urlInPath.FindAllStringSubmatchIndex(name, -1)
+	if len(locs) == 0 {
+		return name
+	}
+	last := locs[len(locs)-1]
+	scheme, rest := name[last[2]:last[3]], name[last[3]+2:]
+	return scheme + "://" + strings.TrimPrefix(rest, "/")
 }
 
 // endSequence closes the sequence of rows[first:] ending at high, or drops

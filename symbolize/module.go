@@ -537,7 +537,9 @@ func (m *Module) sourceMap() *SourceMap {
 		if b == nil {
 			return
 		}
-		sm, err := ParseSourceMap(b, filepath.Base(m.name))
+		// The map's own name says what the module was called when it was
+		// built ("plugin.wasm.map" for "plugin.wasm").
+		sm, err := parseSourceMap(b, filepath.Base(m.name), strings.TrimSuffix(filepath.Base(name), ".map"))
 		if err != nil {
 			m.warn(fmt.Sprintf("%s: %v; source map not used", name, err))
 			return

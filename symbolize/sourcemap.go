@@ -40,11 +40,19 @@ type smJSON struct {
 const maxSourceMapSegments = 1 << 26
 
 // ParseSourceMap reads a source map. moduleBase is the module's file name;
-// AssemblyScript writes it as sourceRoot ("./plugin.wasm"), which would
-// make every source a path under a file, so a sourceRoot naming the module
-// is ignored. Errors say where in the map they are (a JSON path, or a
+// AssemblyScript writes it as sourceRoot ("./plugin.wasm" before 0.20,
+// "./plugin" since), which would make every source a path under the
+// module, so a sourceRoot naming the module, with or without ".wasm", is
+// ignored. Errors say where in the map they are (a JSON path, or a
 // character position in "mappings").
 func ParseSourceMap(b []byte, moduleBase string) (*SourceMap, error) {
+	return parseSourceMap(b, moduleBase)
+}
+
+// parseSourceMap is ParseSourceMap with every name the module goes by: its
+// file, and the one its sourceMappingURL was built for when it has been
+// renamed since.
+func parseSourceMap(b []byte, moduleBases ...string) (*SourceMap, error) {
 	var j smJSON
 	if err := json.Unmarshal(b, &j); err != nil {
 		var se *json.SyntaxError
@@ -68,8 +76,10 @@ func ParseSourceMap(b []byte, moduleBase string) (*SourceMap, error) {
 		return nil, errors.New("mappings: missing")
 	}
 	root := j.SourceRoot
-	if moduleBase != "" && path.Base(root) == moduleBase {
-		root = ""
+	for _, m := range moduleBases {
+		if r := path.Base(root); m != "" && (r == m || r == strings.TrimSuffix(m, ".wasm")) {
+			root = ""
+		}
 	}
 	sm := &SourceMap{sources: make([]string, len(j.Sources))}
 	for i, s := range j.Sources {

@@ -101,6 +101,9 @@ func TestSourceMapSourceRoot(t *testing.T) {
 		// AssemblyScript writes the module's own name as sourceRoot.
 		{"./plugin.wasm", "plugin.wasm", "assembly/index.ts", "assembly/index.ts"},
 		{"./plugin.wasm", "other.wasm", "assembly/index.ts", "plugin.wasm/assembly/index.ts"},
+		// AssemblyScript 0.20 and later write it without ".wasm".
+		{"./plugin", "plugin.wasm", "~lib/map.ts", "~lib/map.ts"},
+		{"./plugin", "other.wasm", "~lib/map.ts", "plugin/~lib/map.ts"},
 	}
 	for _, tt := range tests {
 		sm, err := ParseSourceMap(sourceMapJSON(tt.root, []string{tt.src}, mappings([]int64{1, 0, 0, 0})), tt.module)
@@ -182,6 +185,25 @@ func TestModuleSourceMap(t *testing.T) {
 			}
 		})
 	}
+	// AssemblyScript 0.20+ writes sourceRoot "./headers" for headers.wasm;
+	// the module was renamed since, and its sourceMappingURL still says
+	// what it was built as.
+	t.Run("renamed", func(t *testing.T) {
+		sub := filepath.Join(dir, "renamed")
+		os.MkdirAll(sub, 0o755)
+		os.WriteFile(filepath.Join(sub, "headers.wasm.map"), sourceMapJSON("./headers", []string{"assembly/index.ts"}, mappings([]int64{0x1090, 0, 41, 2}, []int64{0x10b5, 0, 43, 8})), 0o644)
+		p := filepath.Join(sub, "plugin.wasm")
+		os.WriteFile(p, appendCustom(withName, "sourceMappingURL", uvarintString("./headers.wasm.map")), 0o644)
+		m, err := Open(p, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := m.Lookup(loc.ModuleOffset(0x10b5))
+		want := []Frame{{Function: "proxy_on_request_headers", File: "assembly/index.ts", Line: 44, Column: 9, Source: loc.SourceSourceMap}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("Lookup = %+v, %v, want %+v", got, err, want)
+		}
+	})
 	t.Run("missing", func(t *testing.T) {
 		p := filepath.Join(dir, "lonely.wasm")
 		url := "./lonely.wasm.map"

@@ -1,0 +1,178 @@
+package symbolize
+
+import (
+	"debug/dwarf"
+	"encoding/binary"
+	"reflect"
+	"testing"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/internal/loc"
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
+)
+
+// TestInlinedRangeToAddressSpaceEnd: TinyGo's wasi-libc DWARF has inlined
+// subroutines whose DW_AT_high_pc length runs to 2^32; taken at its word
+// such a range covers every later function. This rewrites the length of
+// inlined subroutines of the C++ fixture that way: past where each really
+// ends, the answer is the unpatched module's, not one with the inlined
+// call on top.
+func TestInlinedRangeToAddressSpaceEnd(t *testing.T) {
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	b, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := New("plugin.wasm", b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, abbrev := pm.Custom(".debug_info"), pm.Custom(".debug_abbrev")
+	infoSec, _ := pm.CustomSection(".debug_info")
+	infoAt := int(infoSec.DataOffset)
+	d, err := dwarf.New(abbrev, nil, nil, info, pm.Custom(".debug_line"), nil, pm.Custom(".debug_ranges"), pm.Custom(".debug_str"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One inlined subroutine rewritten at a time: the others keep the
+	// frames they contribute at the probe address.
+	compared := 0
+	r := d.Reader()
+	for compared < 8 {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag != dwarf.TagInlinedSubroutine {
+			continue
+		}
+		low, ok := e.Val(dwarf.AttrLowpc).(uint64)
+		hf := e.AttrField(dwarf.AttrHighpc)
+		if !ok || hf == nil || hf.Class != dwarf.ClassConstant {
+			continue
+		}
+		pos, ok := attrPos(info, abbrev, e.Offset, dwarf.AttrHighpc)
+		if !ok {
+			continue
+		}
+		end := low + uint64(hf.Val.(int64))
+		want, err := orig.Lookup(loc.CodeOffset(end))
+		if err != nil || len(want) == 0 || want[0].Source != loc.SourceDWARF {
+			continue
+		}
+		patched := append([]byte(nil), b...)
+		binary.LittleEndian.PutUint32(patched[infoAt+pos:], uint32(1<<32-low))
+		m, err := New("patched.wasm", patched, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Lookup(loc.CodeOffset(end)); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("inlined subroutine at .debug_info+0x%x ending at code+0x%x: %+v, %v\nwant %+v", e.Offset, end, got, err, want)
+		}
+		compared++
+	}
+	if compared == 0 {
+		t.Fatal("the cpp fixture has no inlined subroutine with a DW_AT_high_pc length and DWARF frames past its end")
+	}
+}
+
+// attrPos returns the .debug_info offset of attribute a of the DIE at off,
+// decoding its abbreviation (DWARF 4 units, the forms clang writes).
+func attrPos(info, abbrev []byte, off dwarf.Offset, a dwarf.Attr) (int, bool) {
+	// Find the unit holding off: unit_length, version, debug_abbrev_offset,
+	// address_size (DWARF 4 §7.5.1.1).
+	u := 0
+	for u+11 <= len(info) {
+		end := u + 4 + int(binary.LittleEndian.Uint32(info[u:]))
+		if int(off) < end {
+			break
+		}
+		u = end
+	}
+	if u+11 > len(info) || binary.LittleEndian.Uint16(info[u+4:]) != 4 {
+		return 0, false
+	}
+	abbrevOff, addrSize := int(binary.LittleEndian.Uint32(info[u+6:])), int(info[u+10])
+	uleb := func(b []byte, i int) (uint64, int) {
+		v, n := binary.Uvarint(b[i:])
+		return v, i + n
+	}
+	pos := int(off)
+	code, pos := uleb(info, pos)
+	// Find the abbreviation: code, tag, children, (attr, form)… 0 0.
+	i := abbrevOff
+	for {
+		c, j := uleb(abbrev, i)
+		if c == 0 {
+			return 0, false
+		}
+		_, j = uleb(abbrev, j)
+		j++ // children
+		var forms [][2]uint64
+		for {
+			at, k := uleb(abbrev, j)
+			form, k2 := uleb(abbrev, k)
+			j = k2
+			if at == 0 && form == 0 {
+				break
+			}
+			forms = append(forms, [2]uint64{at, form})
+		}
+		i = j
+		if c != code {
+			continue
+		}
+		for _, af := range forms {
+			if dwarf.Attr(af[0]) == a {
+				return pos, af[1] == 0x06 // DW_FORM_data4
+			}
+			switch af[1] {
+			case 0x01: // addr
+				pos += addrSize
+			case 0x0b, 0x0c: // data1, flag
+				pos++
+			case 0x05: // data2
+				pos += 2
+			case 0x06, 0x13, 0x17, 0x0e: // data4, ref4, sec_offset, strp
+				pos += 4
+			case 0x07: // data8
+				pos += 8
+			case 0x19: // flag_present
+			case 0x0d, 0x0f, 0x15: // sdata, udata, ref_udata
+				_, pos = uleb(info, pos)
+			default:
+				return 0, false
+			}
+		}
+		return 0, false
+	}
+}
+
+// TestUnjoinURL: wasi-sdk maps its sources to "wasisdk://v19…/src/…"; a
+// name joined under the compilation directory by debug/dwarf comes back as
+// llvm-symbolizer prints it.
+func TestUnjoinURL(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"wasisdk:/v19.13g935fe1acd2fc/build/compiler-rt/wasisdk:/v19.13g935fe1acd2fc/src/llvm-project/compiler-rt/lib/builtins/multi3.c",
+			"wasisdk://v19.13g935fe1acd2fc/src/llvm-project/compiler-rt/lib/builtins/multi3.c"},
+		{"wasisdk:/v19/build/x.c", "wasisdk://v19/build/x.c"},
+		{"/home/u/src/plugin.cc", "/home/u/src/plugin.cc"},
+		{"C:/src/plugin.cc", "C:/src/plugin.cc"},
+		{"../../../usr/local/Cellar/tinygo/0.12.0/src/runtime/panic.go", "../../../usr/local/Cellar/tinygo/0.12.0/src/runtime/panic.go"},
+		{"/src/a:b/c.go", "/src/a:b/c.go"},
+	} {
+		if got := unjoinURL(tt.in); got != tt.want {
+			t.Errorf("unjoinURL(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -111,7 +111,9 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		if base != "" {
 			ln = strings.TrimPrefix(ln, base)
 		}
-		if t == "" {
+		if t == "" || isElision([]byte(t)) {
+			// An elision a person put where frames were left out: the
+			// frames after it still belong to the backtrace.
 			continue
 		}
 		if inCause && stripCauseIndex(t) == "error while executing at wasm backtrace:" {

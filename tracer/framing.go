@@ -214,7 +214,8 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 		}
 		// A timestamp added by the world (CI logs, kubectl --timestamps,
 		// CRI log files) in front of something else.
-		if end := rfc3339End(b); end > 0 && end < len(b) && b[end] == ' ' {
+		// (a space, or a tab in log shippers' and consoles' exports).
+		if end := rfc3339End(b); end > 0 && end < len(b) && (b[end] == ' ' || b[end] == '\t') {
 			rest := b[end+1:]
 			if cri, partial, ok := criStream(rest); ok {
 				*l = line{origin: origin}
@@ -489,8 +490,34 @@ func parseIstioText(b []byte, l *line) bool {
 	} else {
 		scope = tok
 	}
-	msg := skipSpaces(after)
+	msg := trimPadding(skipSpaces(after))
 	fillIstio(l, ts, lv, scope, msg)
+	return true
+}
+
+// trimPadding removes what a terminal or pager leaves at the end of a
+// copied line whose tabs it turned into spaces: the padding to the
+// screen's width, and a pager's position marker after it ("   [5/1795]").
+func trimPadding(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == ']' {
+		if i := bytes.LastIndexByte(b, '['); i > 8 && bytes.Equal(b[i-8:i], []byte("        ")) && isPagerMarker(b[i+1:n-1]) {
+			b = b[:i]
+		}
+	}
+	return bytes.TrimRight(b, " ")
+}
+
+// isPagerMarker reports whether b is "N/M".
+func isPagerMarker(b []byte) bool {
+	slash := bytes.IndexByte(b, '/')
+	if slash <= 0 || slash == len(b)-1 {
+		return false
+	}
+	for i, c := range b {
+		if i != slash && !isDigit(c) {
+			return false
+		}
+	}
 	return true
 }
 

@@ -324,7 +324,18 @@ func (rd *Reader) addLine(b []byte) *Record {
 // still belong to a backtrace: an indented line (sources under a frame,
 // wasmtime's causes) or wasmtime's "Caused by:" and "note:" lines.
 func continuesBacktrace(msg []byte) bool {
-	return msg[0] == ' ' || msg[0] == '\t' || bytes.HasPrefix(msg, []byte("Caused by:")) || bytes.HasPrefix(msg, []byte("note: "))
+	return msg[0] == ' ' || msg[0] == '\t' || bytes.HasPrefix(msg, []byte("Caused by:")) || bytes.HasPrefix(msg, []byte("note: ")) ||
+		isElision(msg)
+}
+
+// isElision reports whether a line is a person's mark for lines left
+// out of a paste ("...", "…", "[...]", "... 12 more frames"), which keeps a
+// backtrace going.
+func isElision(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	b = bytes.TrimPrefix(bytes.TrimSuffix(b, []byte("]")), []byte("["))
+	b = bytes.TrimPrefix(bytes.TrimSuffix(b, []byte(")")), []byte("("))
+	return bytes.HasPrefix(b, []byte("...")) || bytes.HasPrefix(b, []byte("…"))
 }
 
 // continuesUnframed reports whether msg continues an unframed record: an

@@ -196,6 +196,17 @@ func TestReaderFramings(t *testing.T) {
 		in:   "[error][wasm] Function: proxy_on_request_body failed: Uncaught RuntimeError: unreachable\\n\"\n\" 0: 0x1b20 - __rust_start_panic\\n\",\n\" 1: 0x77c -proxy_on_request_body\\n\"\n",
 		want: []rec{{lines: "1-3", framing: FramingEnvoy, level: "error", logger: "wasm", msg: "Function: proxy_on_request_body failed: Uncaught RuntimeError: unreachable\n 0: 0x1b20 - __rust_start_panic\n 1: 0x77c -proxy_on_request_body"}},
 	}, {
+		name: "a log shipper's timestamp and a tab before the line",
+		in:   "2025-01-07T09:21:00.000Z\t[2025-01-07 09:21:00.000][3][info][wasm] wasm log: shipped\n",
+		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2025-01-07 09:21:00.000", thread: "3", level: "info", logger: "wasm", msg: "wasm log: shipped"}},
+	}, {
+		name: "istio text copied from a pager: padding to the screen width and its position marker",
+		in:   "2022-08-03T14:15:04.691239Z     debug   envoy wasm      wasm log f-0.1: [6] headers                                        [5/1795]\n2022-08-03T14:15:04.691267Z     trace   envoy wasm      [vm<-host] env.proxy_log return: 0                    \n",
+		want: []rec{
+			{lines: "1-1", framing: FramingIstio, time: "2022-08-03T14:15:04.691239Z", level: "debug", logger: "wasm", msg: "wasm log f-0.1: [6] headers"},
+			{lines: "2-2", framing: FramingIstio, time: "2022-08-03T14:15:04.691267Z", level: "trace", logger: "wasm", msg: "[vm<-host] env.proxy_log return: 0"},
+		},
+	}, {
 		name: "last line without newline",
 		in:   "[2022-11-17 19:42:08.870][1][info][wasm] wasm log: end",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2022-11-17 19:42:08.870", thread: "1", level: "info", logger: "wasm", msg: "wasm log: end"}},
@@ -265,6 +276,12 @@ func TestReaderMultiLine(t *testing.T) {
 		in:   "```\n[2025-01-07 09:13:00.100][40][info][wasm] wasm log: done\n```\n  indented prose\n```log\n2025-01-07T09:13:00.500000Z\terror\tenvoy wasm\tFunction: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n~~~\n",
 		want: []string{"1-1|```", "2-2|wasm log: done", "3-3|```", "4-4|  indented prose", "5-5|```log",
 			"6-6|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable", "7-7|~~~"},
+	}, {
+		name: "an elision a person put between frames keeps the backtrace going",
+		in: "[2025-01-07 09:20:00.000][3][error][wasm] Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n" +
+			"  0:  0x10 - a\n...\n  9:  0x90 - proxy_on_tick\n[2025-01-07 09:20:00.001][3][info][wasm] wasm log: next\n",
+		want: []string{"1-5|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x10 - a\n...\n  9:  0x90 - proxy_on_tick",
+			"6-6|wasm log: next"},
 	}, {
 		name: "a terminal wrapped the istio line right after its location",
 		in:   "2025-01-07T09:13:00.500000Z critical envoy wasm external/envoy/source/extensions/common/wasm/context.cc:1190\nwasm log team-a.headers: cannot read :status thread=33\n",

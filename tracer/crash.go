@@ -152,6 +152,11 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		case strings.HasPrefix(t, "note: using the `WASMTIME_BACKTRACE_DETAILS"):
 			continue
 		}
+		if i := strings.Index(t, "failed to run wasm plugin: failed to run proxy_on_"); i >= 0 {
+			// APISIX's line after the trap names the callback.
+			c.Callback = calleeIn(t[i:])
+			continue
+		}
 		if inCause {
 			causedBy = append(causedBy, stripCauseIndex(t))
 			continue

@@ -94,23 +94,31 @@ func TestCrashLinking(t *testing.T) {
 
 // nginx hosts (APISIX) print the plugin's panic text as a plain error log
 // line: it is a plugin log, and the trap that follows is linked to it.
+// APISIX names the callback only in the line after the trap, which ends
+// the trap report (another worker's line does not).
 // Older Envoys leave a space before the colon of an empty vm_id; the
 // plugin ids are kept without it.
 func TestPluginLogShapes(t *testing.T) {
 	in := "2025/01/07 09:14:02 [emerg] 7#7: *31 panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9\n" +
 		"2025/01/07 09:14:02 [error] 7#7: failed to call function: wasm trap: wasm `unreachable` instruction executed\n" +
+		"2025/01/07 09:14:02 [error] 8#8: *40 [lua] wasm.lua:76: phase_func(): t: failed to run wasm plugin: failed to run proxy_on_log\n" +
+		"2025/01/07 09:14:02 [error] 7#7: *31 [lua] wasm.lua:76: phase_func(): tenant: failed to run wasm plugin: failed to run proxy_on_request_headers, client: 10.0.0.9\n" +
 		"2025/01/07 09:14:03 [info] 7#7: panics seen: 1\n" +
 		"[2021-01-05 19:40:10.616][14][critical][wasm] wasm log quota quota : panicked at 'boom', src/lib.rs:3:9\n"
 	evs, _ := scanAll(t, in, Options{})
 	var got []string
 	for _, e := range evs {
 		got = append(got, fmt.Sprintf("%s|%d|%s|%s|%s", e.Kind, e.Line, e.Plugin, e.Message, e.PanicText))
+		if e.Kind == KindCrash && e.Callback != "proxy_on_request_headers" {
+			t.Errorf("crash callback %q, want proxy_on_request_headers from APISIX's next line", e.Callback)
+		}
 	}
 	want := []string{
 		"plugin_log|1||panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9|",
 		"crash|3||wasm trap: wasm `unreachable` instruction executed|panicked at src/filter.rs:88:5:\nmissing header x-tenant, client: 10.0.0.9",
-		"other|4||panics seen: 1|",
-		"plugin_log|5|quota quota|panicked at 'boom', src/lib.rs:3:9|",
+		"other|4||[lua] wasm.lua:76: phase_func(): t: failed to run wasm plugin: failed to run proxy_on_log|",
+		"other|6||panics seen: 1|",
+		"plugin_log|7|quota quota|panicked at 'boom', src/lib.rs:3:9|",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

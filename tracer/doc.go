@@ -20,7 +20,11 @@
 //     (backtraces, Go tracebacks, Istio records that end at thread=N, frames
 //     that arrive after another thread's line), and streams: a record comes
 //     out as soon as it is complete, memory is bounded, and a source that
-//     returns ErrIdle (see Follow) flushes what is held open.
+//     returns ErrIdle (see Follow) flushes what is held open. It also reads
+//     logs as people paste them into issues: Markdown fences and quotes,
+//     lines in inline-code backticks or copied out of JSON strings, lines
+//     whose time (and thread) were cut, cloud-console copies, terminal
+//     wraps and padding, blank lines between lines and "..." elisions.
 //   - Decoder turns Records into Events: ParseCall for wasm:trace lines,
 //     ParseCrash for trap reports, ClassifyVMFailure for load failures,
 //     plugin logs; it pairs calls per thread into call trees (Context,

@@ -256,6 +256,19 @@ func (rd *Reader) addLine(b []byte) *Record {
 			r.call, r.done = true, true
 			return r
 		}
+		if l.framing == FramingNginx && bytes.Contains(l.msg, apisixFailedCallback) {
+			// APISIX names the callback a trap ended only in its next line
+			// on the same worker: "[lua] wasm.lua:76: phase_func(): …:
+			// failed to run wasm plugin: failed to run proxy_on_log". It
+			// is the trap report's last line.
+			for _, c := range [...]*Record{rd.cur, rd.crash} {
+				if c != nil && !c.done && c.Framing == FramingNginx && c.crashHead && sameThread(c, l) {
+					rd.appendCont(c, l.msg)
+					rd.finish(c)
+					return nil
+				}
+			}
+		}
 		rd.startRecord(l)
 		return nil
 	}
@@ -473,6 +486,10 @@ func (rd *Reader) appendCont(r *Record, msg []byte) {
 }
 
 var newline = []byte{'\n'}
+
+// apisixFailedCallback is how APISIX's wasm plugin runner reports the
+// callback that failed (apisix/wasm.lua).
+var apisixFailedCallback = []byte("failed to run wasm plugin: failed to run proxy_on_")
 
 // appendRaw appends sep and b to r's message, which is last in r.buf.
 func (rd *Reader) appendRaw(r *Record, sep, b []byte) {

@@ -280,6 +280,15 @@ func TestSDKFromName(t *testing.T) {
 			t.Errorf("sdkFromName(%q) = %q, want %q", tt.name, got, tt.want)
 		}
 	}
+	for _, tt := range []struct{ name, want string }{
+		{"(github.com/alibaba/higress/plugins/wasm-go/pkg/wrapper.Log).Critical", "Higress wasm-go"},
+		{"github.com_higress_group_wasm_go_pkg_wrapper.ProcessRequestHeaders", "Higress wasm-go"},
+		{"github.com/tetratelabs/proxy-wasm-go-sdk/proxywasm.LogWarnf", ""},
+	} {
+		if got := frameworkFromName(tt.name); got != tt.want {
+			t.Errorf("frameworkFromName(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
 }
 
 // TestPrereleaseABI: a module of envoy-wasm's 2019 ABI is told apart from

@@ -26,6 +26,7 @@ type signals struct {
 	rustNames, cppNames, asNames int
 	goNames, tinygoNames         int
 	sdkName                      string
+	framework                    string // a plugin framework over the SDK (Higress's wasm-go)
 	asyncify                     bool
 }
 
@@ -109,6 +110,9 @@ func collect(m *wasm.Module) signals {
 		if s.sdkName == "" {
 			s.sdkName = sdkFromName(n)
 		}
+		if s.framework == "" {
+			s.framework = frameworkFromName(n)
+		}
 	}
 	return s
 }
@@ -134,6 +138,20 @@ func sdkFromName(n string) string {
 		strings.HasPrefix(n, "_ZN11RootContext") || strings.HasPrefix(n, "_ZN11ContextBase"):
 		// proxy-wasm-cpp-sdk's classes live in the global namespace.
 		return "proxy-wasm-cpp-sdk"
+	}
+	return ""
+}
+
+// frameworkFromName recognises plugin frameworks built over an SDK by
+// their package paths: Higress's wasm-go wrapper (github.com/alibaba/higress
+// before 2025, github.com/higress-group/wasm-go since), as TinyGo keeps
+// them and as Go rewrites them.
+func frameworkFromName(n string) string {
+	for _, p := range []string{"github.com/alibaba/higress/plugins/wasm-go/", "github.com_alibaba_higress_plugins_wasm_go_",
+		"github.com/higress-group/wasm-go/", "github.com_higress_group_wasm_go_"} {
+		if strings.Contains(n, p) {
+			return "Higress wasm-go"
+		}
 	}
 	return ""
 }
@@ -267,6 +285,14 @@ func guessLanguage(m *wasm.Module) Language {
 	}
 	if l.SDK != "" && s.sdkName != "" {
 		ev("name section: functions of %s", s.sdkName)
+	}
+	if s.framework != "" {
+		ev("name section: functions of %s", s.framework)
+		if l.SDK != "" {
+			l.SDK = s.framework + " on " + l.SDK
+		} else {
+			l.SDK = s.framework
+		}
 	}
 	if l.SDK == "" && s.asDataSDK != "" && l.Name == "AssemblyScript" {
 		l.SDK = s.asDataSDK

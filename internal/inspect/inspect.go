@@ -123,7 +123,7 @@ type Tool struct {
 
 // Language is the guess of the source language, toolchain and SDK.
 type Language struct {
-	Name      string   `json:"name"` // "Go", "TinyGo", "Rust", "C", "C++", "AssemblyScript", "unknown"
+	Name      string   `json:"name"` // "Go", "TinyGo", "Rust", "C", "C++", "AssemblyScript", "Zig", "unknown"
 	Toolchain string   `json:"toolchain,omitempty"`
 	SDK       string   `json:"sdk,omitempty"`
 	Evidence  []string `json:"evidence"`

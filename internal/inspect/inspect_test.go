@@ -232,6 +232,7 @@ func TestLanguage(t *testing.T) {
 		{"emscripten.wasm", "C++", "proxy-wasm-cpp-sdk", "Emscripten"},
 		{"as-stripped.wasm", "AssemblyScript", "@gcoredev/proxy-wasm-sdk-as", ""},
 		{"pic.wasm", "C", "", "Emscripten"},
+		{"zig.wasm", "Zig", "proxy-wasm-zig-sdk", "zig 0.14.0"},
 	}
 	for _, tt := range tests {
 		l := inspectFile(t, tt.file, "").Language

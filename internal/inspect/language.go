@@ -25,6 +25,8 @@ type signals struct {
 	cppSDKExports                bool // the callbacks only proxy-wasm-cpp-sdk's intrinsics export
 	rustNames, cppNames, asNames int
 	goNames, tinygoNames         int
+	zigNames                     int    // Zig's "__anon_N" instances, "name|module" imports, std namespaces
+	zigProducer                  string // "zig 0.14.0", DW_AT_producer in .debug_str
 	sdkName                      string
 	framework                    string // a plugin framework over the SDK (Higress's wasm-go)
 	asyncify                     bool
@@ -94,8 +96,13 @@ func collect(m *wasm.Module) signals {
 			}
 		}
 	}
+	if str := m.Custom(".debug_str"); str != nil {
+		s.zigProducer = zigProducer(str)
+	}
 	for _, n := range m.Names.Funcs {
 		switch {
+		case isZigName(n):
+			s.zigNames++
 		case strings.HasPrefix(n, "_ZN") && rustHash.MatchString(n), strings.HasPrefix(n, "_R"), strings.HasPrefix(n, "__rust_"):
 			s.rustNames++
 		case strings.HasPrefix(n, "_Z"), strings.Contains(n, "::") && strings.Contains(n, "("):
@@ -134,10 +141,47 @@ func sdkFromName(n string) string {
 			}
 		}
 		return "proxy-wasm-go-sdk"
+	case strings.HasPrefix(n, "hostcalls.") || strings.HasPrefix(n, "contexts.RootContext.") || strings.HasPrefix(n, "contexts.HttpContext."):
+		// proxy-wasm-zig-sdk's namespaces, as Zig names functions.
+		return "proxy-wasm-zig-sdk"
 	case strings.HasPrefix(n, "RootContext::") || strings.HasPrefix(n, "ContextBase::") ||
 		strings.HasPrefix(n, "_ZN11RootContext") || strings.HasPrefix(n, "_ZN11ContextBase"):
 		// proxy-wasm-cpp-sdk's classes live in the global namespace.
 		return "proxy-wasm-cpp-sdk"
+	}
+	return ""
+}
+
+// zigAnon is the suffix of Zig's generic and comptime instances.
+var zigAnon = regexp.MustCompile(`__anon_[0-9]+$`)
+
+// isZigName recognises what Zig's linker writes in the name section:
+// instances ("fmt.allocPrint__anon_1812"), imports named "name|module",
+// and functions of Zig's standard library namespaces.
+func isZigName(n string) bool {
+	if zigAnon.MatchString(n) || strings.HasSuffix(n, "|env") || strings.HasSuffix(n, "|wasi_snapshot_preview1") {
+		return true
+	}
+	for _, p := range []string{"heap.WasmAllocator.", "mem.Allocator.", "debug.FormattedPanic.", "debug.panicExtra", "debug.defaultPanic", "posix.abort"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// zigProducer finds Zig's DW_AT_producer ("zig 0.14.0") among the strings
+// of .debug_str.
+func zigProducer(str []byte) string {
+	for len(str) > 0 {
+		i := bytes.IndexByte(str, 0)
+		if i < 0 {
+			i = len(str)
+		}
+		if s := str[:i]; len(s) > 4 && len(s) < 64 && bytes.HasPrefix(s, []byte("zig ")) && s[4] >= '0' && s[4] <= '9' {
+			return string(s)
+		}
+		str = str[min(i+1, len(str)):]
 	}
 	return ""
 }
@@ -191,6 +235,17 @@ func guessLanguage(m *wasm.Module) Language {
 	is := func(want string) func(string) bool { return func(n string) bool { return n == want } }
 	prefix := func(p string) func(string) bool { return func(n string) bool { return strings.HasPrefix(n, p) } }
 	switch tg, ok := hasValue(s.processedBy, is("TinyGo")); {
+	case s.zigProducer != "" || s.zigNames > 0 && s.rustNames == 0 && s.cppNames == 0:
+		// Zig writes "language: C99" in producers and DW_LANG_C99 in
+		// DWARF: its names and DW_AT_producer tell it apart from C.
+		l.Name = "Zig"
+		if s.zigProducer != "" {
+			l.Toolchain = s.zigProducer
+			ev("DWARF producer: %s", s.zigProducer)
+		}
+		if s.zigNames > 0 {
+			ev("name section: %d Zig names (std namespaces, __anon_ instances, name|module imports)", s.zigNames)
+		}
 	case ok || s.tinygoNames > 0:
 		l.Name = "TinyGo"
 		if ok {

@@ -21,6 +21,10 @@ python3 addcustom.py go-wasi.wasm go-wasi.wasm --first "go:buildid=$(hex 'go-bui
 # emscripten: the emscripten_metadata section of Emscripten 1.38-2.0
 # (major 0, minor 3, then ABI and memory numbers; the values do not matter).
 python3 addcustom.py emscripten.wasm emscripten.wasm "emscripten_metadata=00030000070001"
+# zig: producers "language: C99" as Zig writes it, and a .debug_str with
+# Zig's DW_AT_producer among other strings.
+python3 addcustom.py zig.wasm zig.wasm "producers=$(printf '01%s01%s%s' "$(str language)" "$(str C99)" "$(str '')")"
+python3 addcustom.py zig.wasm zig.wasm ".debug_str=$(hex 'example')00$(hex 'zig 0.14.0')00$(hex 'u8')00"
 # stale-dwarf: internal/wasm's DWARF 4 module rewritten by wasm-opt without
 # -g, as clang does behind your back when -O is on the link line: Binaryen
 # drops the name section and zeroes every subprogram address.

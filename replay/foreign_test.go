@@ -3,9 +3,12 @@ package replay
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
 
 // TestStrippedTinyGoPanic replays a module shaped like a TinyGo plugin
@@ -65,5 +68,22 @@ func TestPrereleaseABIHint(t *testing.T) {
 		Hint: "the module exports _proxy_onStart: it was built for the 2019 pre-release Envoy Wasm ABI, before proxy_abi_version_* markers, which no released Envoy or Istio loads; rebuild it with a current Proxy-Wasm SDK (ABI 0.2.1)"}
 	if *le != want {
 		t.Errorf("got %+v\nwant %+v", *le, want)
+	}
+}
+
+// TestConfigAttributeNote: an attribute Envoy answers from its
+// configuration, absent from the capture, is NotFound with a note saying
+// where to give it; an unknown name is NotFound without one.
+func TestConfigAttributeNote(t *testing.T) {
+	vm := &VM{}
+	if _, st := vm.getProperty(&hostContext{}, "cluster_name"); st != abi.NotFound {
+		t.Errorf("cluster_name: status %v, want NotFound", st)
+	}
+	if _, st := vm.getProperty(&hostContext{}, "no_such_attribute"); st != abi.NotFound {
+		t.Errorf("no_such_attribute: status %v, want NotFound", st)
+	}
+	want := []string{"property cluster_name is not in the capture, so the plugin got NotFound; Envoy answers it from its configuration: give it under host.properties"}
+	if got := vm.Notes(); !reflect.DeepEqual(got, want) {
+		t.Errorf("notes %q, want %q", got, want)
 	}
 }

@@ -2,6 +2,7 @@ package replay
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -107,6 +108,9 @@ func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
 		}
 	}
 	if n == nil {
+		if configAttributes[segs[0]] {
+			vm.note(fmt.Sprintf("property %s is not in the capture, so the plugin got NotFound; Envoy answers it from its configuration: give it under host.properties", segs[0]))
+		}
 		return nil, abi.NotFound
 	}
 	for _, seg := range segs[1:] {
@@ -119,6 +123,18 @@ func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
 		}
 	}
 	return n.serialize(), abi.Ok
+}
+
+// configAttributes are the attributes Envoy answers from its configuration
+// rather than from the stream (envoy docs "Attributes": configuration and
+// Wasm attributes, source/extensions/common/wasm/context.cc
+// Context::FindValue), which a capture gives only when it was told them.
+// Plugins often treat them as always there: a Zig SDK example unwraps
+// cluster_name in on_log.
+var configAttributes = map[string]bool{
+	"node": true, "cluster_name": true, "cluster_metadata": true, "listener_direction": true,
+	"listener_metadata": true, "route_name": true, "route_metadata": true, "virtual_host_name": true,
+	"virtual_host_metadata": true, "upstream_host_metadata": true, "filter_chain_name": true, "xds": true,
 }
 
 func leaf(b []byte) *propNode { return &propNode{isLeaf: true, leaf: b} }

@@ -103,6 +103,7 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	base := "" // indentation of "wasm stack trace:" (a test log indents it)
 	framesEnded := false
 	wazeroIndent := noIndent // indentation of wazero's frames: a tab, spaces after a copy, or none
+	frameWidth := 0          // width of the line just read when it was a frame, else 0
 	for i := 1; i < len(lines); i++ {
 		// Istio ends a record with "thread=N", after its last frame; a
 		// record whose framing a person cut keeps it on the frame line.
@@ -110,6 +111,15 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 		t := strings.TrimLeft(ln, " \t")
 		if base != "" {
 			ln = strings.TrimPrefix(ln, base)
+		}
+		width := frameWidth
+		frameWidth = 0
+		if n := len(c.Frames); n > 0 && width >= minWrapWidth/2 && ln == t && isWrapRemainder([]byte(t)) {
+			// The rest of a frame line a terminal wrapped in the middle of
+			// its function name.
+			c.Frames[n-1].Function += t
+			frameWidth = len(lines[i])
+			continue
 		}
 		if t == "" || isElision([]byte(t)) {
 			// An elision a person put where frames were left out: the
@@ -174,6 +184,7 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 				f.Index = len(c.Frames)
 			}
 			c.Frames = append(c.Frames, f)
+			frameWidth = len(lines[i])
 			continue
 		}
 		if n := len(c.Frames); n > 0 {

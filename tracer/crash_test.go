@@ -86,6 +86,10 @@ func TestParseCrash(t *testing.T) {
 		in:   "wasm error: integer divide by zero\nwasm stack trace:\n    .tenant.split(i32,i32) i32\n        0x1a2: /src/split.c:12:9\n    .$7(i32) (recovered by wazero)",
 		want: `{"Callback":"","Message":"integer divide by zero","Runtime":"wazero","Frames":[{"index":0,"offset":"0x1a2","offset_kind":"code","function":"tenant.split","file":"/src/split.c","line":12,"column":9},{"index":1,"offset":"","offset_kind":"code","function":"$7"}]}`,
 	}, {
+		name: "frame line a terminal wrapped in the middle of the name",
+		in:   "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x2b5c1 - _ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d\n$u7d$17h0011223344556677E\n  1:  0x90 - proxy_on_tick",
+		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x2b5c1","function":"_ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d$u7d$17h0011223344556677E"},{"index":1,"offset":"0x90","function":"proxy_on_tick"}]}`,
+	}, {
 		name: "frames a person left out",
 		in:   "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x10 - a\n  [...]\n  9:  0x90 - proxy_on_tick",
 		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x10","function":"a"},{"index":9,"offset":"0x90","function":"proxy_on_tick"}]}`,

@@ -30,6 +30,9 @@ type Record struct {
 
 	buf       []byte
 	frames    int  // backtrace frame lines seen
+	// frameWidth is the physical width of the line just appended when it
+	// was a frame line, else 0: a terminal may have wrapped it.
+	frameWidth int
 	call      bool // a wasm:trace call line: never continues
 	closed    bool // a line pasted as inline code: never continues either
 	crashHead bool // "Function: X failed:": its backtrace may come after other lines
@@ -296,6 +299,7 @@ func (rd *Reader) addLine(b []byte) *Record {
 		rd.appendCont(target, m)
 		if bt == btFrame {
 			target.frames++
+			target.frameWidth = len(b)
 		}
 		if ok {
 			target.Thread = rd.ownLate(target, th)
@@ -316,11 +320,12 @@ func (rd *Reader) addLine(b []byte) *Record {
 		rd.appendCont(target, msg)
 		if bt == btFrame {
 			target.frames++
+			target.frameWidth = len(b)
 		}
 		return nil
 	}
 	cur := rd.cur
-	if cur != nil && cur.frames > 0 && !continuesBacktrace(msg) {
+	if cur != nil && cur.frames > 0 && !continuesBacktrace(msg) && !(cur.frameWidth >= minWrapWidth && isWrapRemainder(msg)) {
 		// A backtrace ends at the first line that is none of its parts
 		// (wasmdbg replay prints a summary right after the block).
 		cur = nil
@@ -339,6 +344,25 @@ func (rd *Reader) addLine(b []byte) *Record {
 func continuesBacktrace(msg []byte) bool {
 	return msg[0] == ' ' || msg[0] == '\t' || bytes.HasPrefix(msg, []byte("Caused by:")) || bytes.HasPrefix(msg, []byte("note: ")) ||
 		isElision(msg)
+}
+
+// minWrapWidth is the narrowest terminal whose wrapping of a long frame
+// line is taken for one: a frame line at least this wide followed by a
+// one-word line continues on it.
+const minWrapWidth = 72
+
+// isWrapRemainder reports whether an unframed line can be the rest of a
+// frame line a terminal wrapped in the middle of its function name: one
+// word, not indented, not the start of something else.
+func isWrapRemainder(b []byte) bool {
+	if len(b) == 0 || bytes.IndexAny(b, " \t") >= 0 {
+		return false
+	}
+	switch b[0] {
+	case '[', '{', '`', '>', '#', '"':
+		return false
+	}
+	return !isFence(b) && !isElision(b)
 }
 
 // isElision reports whether a line is a person's mark for lines left
@@ -462,6 +486,7 @@ func (rd *Reader) finish(r *Record) {
 // starts with the continuation, not with a newline.
 func (rd *Reader) appendCont(r *Record, msg []byte) {
 	r.EndLine = rd.lineNo
+	r.frameWidth = 0
 	if r.truncated || r.EndLine-r.Line > maxRecordLines {
 		r.truncated = true
 		return

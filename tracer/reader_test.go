@@ -283,6 +283,13 @@ func TestReaderMultiLine(t *testing.T) {
 		want: []string{"1-5|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x10 - a\n...\n  9:  0x90 - proxy_on_tick",
 			"6-6|wasm log: next"},
 	}, {
+		name: "a terminal wrapped a long frame line in the middle of its name, at 80 columns",
+		in: "[2025-01-07 09:22:00.000][3][error][wasm] Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n" +
+			"  0:  0x2b5c1 - _ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d\n$u7d$17h0011223344556677E\n  1:  0x90 - proxy_on_tick\nThanks\n",
+		want: []string{"1-5|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n" +
+			"  0:  0x2b5c1 - _ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d\n$u7d$17h0011223344556677E\n  1:  0x90 - proxy_on_tick",
+			"6-6|Thanks"},
+	}, {
 		name: "a terminal wrapped the istio line right after its location",
 		in:   "2025-01-07T09:13:00.500000Z critical envoy wasm external/envoy/source/extensions/common/wasm/context.cc:1190\nwasm log team-a.headers: cannot read :status thread=33\n",
 		want: []string{"1-2|wasm log team-a.headers: cannot read :status"},

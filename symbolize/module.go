@@ -75,6 +75,9 @@ type Module struct {
 
 	demangled sync.Map // raw name -> Demangle(raw)
 
+	goOnce  sync.Once
+	goNames map[string]string // Go: name section form -> the name Go prints (pclntab)
+
 	smOnce sync.Once
 	sm     *SourceMap
 	smBase loc.ModuleOffset // the code start of the module the map was made for, minus mod's
@@ -460,7 +463,20 @@ func (m *Module) demangle(raw string) string {
 	if d, ok := m.demangled.Load(raw); ok {
 		return d.(string)
 	}
-	d := Demangle(raw, DemangleOptions{StripRustHash: m.opts.StripRustHash, Go: m.isGo})
+	d := ""
+	if m.isGo {
+		// The pclntab knows the package path the name section's form
+		// lost ("github.com_x_y" is "github.com/x/y" or "github.com/x-y").
+		m.goOnce.Do(func() {
+			if m.goNames = goFuncNames(m.dbg); m.goNames == nil && m.dbg != m.mod {
+				m.goNames = goFuncNames(m.mod)
+			}
+		})
+		d = m.goNames[raw]
+	}
+	if d == "" {
+		d = Demangle(raw, DemangleOptions{StripRustHash: m.opts.StripRustHash, Go: m.isGo})
+	}
 	m.demangled.Store(raw, d)
 	return d
 }

@@ -28,19 +28,19 @@ type Record struct {
 	// be parsed ("malformed Envoy log prefix"); empty for good records.
 	Malformed string
 
-	buf       []byte
-	frames    int  // backtrace frame lines seen
+	buf    []byte
+	frames int // backtrace frame lines seen
 	// frameWidth is the physical width of the line just appended when it
 	// was a frame line, else 0: a terminal may have wrapped it.
 	frameWidth int
-	call      bool // a wasm:trace call line: never continues
-	closed    bool // a line pasted as inline code: never continues either
-	crashHead bool // "Function: X failed:": its backtrace may come after other lines
-	istioOpen bool
-	partial   bool
-	done      bool
-	truncated bool
-	blanks    int // blank continuation lines not yet placed in the message
+	call       bool // a wasm:trace call line: never continues
+	closed     bool // a line pasted as inline code: never continues either
+	crashHead  bool // "Function: X failed:": its backtrace may come after other lines
+	istioOpen  bool
+	partial    bool
+	done       bool
+	truncated  bool
+	blanks     int // blank continuation lines not yet placed in the message
 }
 
 // Reader reads records from a byte stream. It recognises the framing of

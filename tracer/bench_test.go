@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -63,6 +64,31 @@ func BenchmarkStats(b *testing.B) {
 			}
 			s.Add(r)
 		}
+	}
+}
+
+// BenchmarkReadAll is what `wasmdbg trace --stats` does per input: the
+// scanning and counting stages on two goroutines (one with GOMAXPROCS=1),
+// against BenchmarkStats' Next and Add for every record. Compare the two,
+// or this one before and after a change: it guards the fast path.
+func BenchmarkReadAll(b *testing.B) {
+	for _, mode := range []struct {
+		name     string
+		parallel bool
+	}{{"sequential", false}, {"parallel", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			in := benchInput(b)
+			lines := bytes.Count(in, []byte("\n"))
+			b.SetBytes(int64(len(in)))
+			b.ReportAllocs()
+			for b.Loop() {
+				s := NewStats()
+				if err := s.readAll(NewReader(bytes.NewReader(in)), mode.parallel && runtime.GOMAXPROCS(0) > 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(lines), "ns/line")
+		})
 	}
 }
 

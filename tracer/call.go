@@ -2,6 +2,9 @@ package tracer
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"math/bits"
 	"strconv"
 	"strings"
 
@@ -49,43 +52,32 @@ func ParseCall(msg []byte, c *CallLine) (ok bool, bad string) {
 // validated, for a caller that validates each distinct name once (Stats).
 func parseCall(msg []byte, c *CallLine, checkNames bool) (ok bool, bad string) {
 	c.Function, c.Args, c.Return, c.Annotation = nil, nil, nil, nil
-	if len(msg) < 12 || msg[0] != '[' {
-		c.Direction = ""
+	c.Direction = callDirection(msg)
+	if c.Direction == "" {
 		return false, ""
 	}
 	rest := msg[11:]
-	switch string(msg[:11]) {
-	case "[host->vm] ":
-		c.Direction = HostToVM
-	case "[host<-vm] ":
-		c.Direction = HostFromVM
-	case "[vm->host] ":
-		c.Direction = VMToHost
-	case "[vm<-host] ":
-		c.Direction = VMFromHost
-	default:
-		c.Direction = ""
-		return false, ""
-	}
-	if i := bytes.IndexByte(rest, '#'); i >= 0 {
+	if bytes.IndexByte(rest, '#') >= 0 {
 		if j := bytes.Index(rest, annotationMark); j >= 0 {
 			c.Annotation = rest[j+len(annotationMark):]
 			rest = rest[:j]
 		}
 	}
-	for len(rest) > 0 && (rest[len(rest)-1] == ' ' || rest[len(rest)-1] == '\t') {
-		rest = rest[:len(rest)-1]
+	n := len(rest)
+	for n > 0 && (rest[n-1] == ' ' || rest[n-1] == '\t') {
+		n--
 	}
+	rest = rest[:n]
 	if c.Direction == HostToVM || c.Direction == VMToHost {
 		open := bytes.IndexByte(rest, '(')
 		if open <= 0 {
 			return false, "no '(' after the function name"
 		}
-		if rest[len(rest)-1] != ')' {
+		if rest[n-1] != ')' {
 			return false, "no ')' at the end of the arguments"
 		}
 		c.Function = rest[:open]
-		c.Args = rest[open+1 : len(rest)-1]
+		c.Args = rest[open+1 : n-1]
 		if checkNames {
 			if bad := checkName(c.Function, c.Direction == VMToHost); bad != "" {
 				return false, bad
@@ -98,7 +90,7 @@ func parseCall(msg []byte, c *CallLine, checkNames bool) (ok bool, bad string) {
 	}
 	// "NAME return: VALUE": the value is the last word.
 	i := bytes.LastIndexByte(rest, ' ') - (len(returnMark) - 1)
-	if i <= 0 || string(rest[i:i+len(returnMark)]) != string(returnMark) {
+	if i <= 0 || string(rest[i:i+len(returnMark)]) != " return: " {
 		if i = bytes.Index(rest, returnMark); i <= 0 {
 			return false, "no \" return: \" after the function name"
 		}
@@ -110,10 +102,183 @@ func parseCall(msg []byte, c *CallLine, checkNames bool) (ok bool, bad string) {
 			return false, bad
 		}
 	}
-	if string(c.Return) != "void" && !isNumber(c.Return) {
-		return false, "return value " + strconv.Quote(string(c.Return)) + " is not a number or void"
+	if r := c.Return; len(r) == 1 && isDigit(r[0]) || string(r) == "void" || isNumber(r) {
+		return true, ""
 	}
-	return true, ""
+	return false, "return value " + strconv.Quote(string(c.Return)) + " is not a number or void"
+}
+
+// callDirection returns the direction of a wasm:trace line, or "" when msg
+// is not one (isCallMessage).
+func callDirection(msg []byte) Direction {
+	if len(msg) < 12 {
+		return ""
+	}
+	// One 8-byte comparison for the marker's start, three bytes for its end.
+	switch binary.LittleEndian.Uint64(msg) {
+	case markHostTo:
+		if string(msg[8:11]) == "m] " {
+			return HostToVM
+		}
+	case markHostFrom:
+		if string(msg[8:11]) == "m] " {
+			return HostFromVM
+		}
+	case markVMTo:
+		if string(msg[8:11]) == "t] " {
+			return VMToHost
+		}
+	case markVMFrom:
+		if string(msg[8:11]) == "t] " {
+			return VMFromHost
+		}
+	}
+	return ""
+}
+
+// The first 8 bytes of the four markers as little-endian words (a test
+// checks them).
+const (
+	markHostTo   = 0x763e2d74736f685b // "[host->v"
+	markHostFrom = 0x762d3c74736f685b // "[host<-v"
+	markVMTo     = 0x736f683e2d6d765b // "[vm->hos"
+	markVMFrom   = 0x736f682d3c6d765b // "[vm<-hos"
+)
+
+// callParser is parseCall without name checks, faster on the lines a
+// trace repeats. A call line is a template, its marker and function name
+// ("[vm->host] env.proxy_log(" or "[vm<-host] env.proxy_log return: "),
+// then numbers. The parser keeps the templates of the lines it parsed, by
+// a hash of their first bytes, and of a line that starts with a known one
+// reads only what follows it (callRest).
+type callParser struct {
+	templates [callTemplates]callTemplate
+}
+
+// callTemplate is the start of a call line up to its numbers.
+type callTemplate struct {
+	text    []byte
+	dir     Direction
+	nameEnd int // text[11:nameEnd] is the function name
+}
+
+const callTemplates = 256
+
+var templateSeed = maphash.MakeSeed()
+
+// templateOf returns the length n of the template a call line msg has, as
+// callTemplateLen would find it, or 0; and a slot for it among
+// callTemplates, from a hash of its direction and function name. It looks
+// at the first 256 bytes of msg at most.
+func templateOf(msg []byte) (slot, n int) {
+	if len(msg) < 13 {
+		return 0, 0
+	}
+	end := min(len(msg), 11+256)
+	var j int
+	if msg[3] == '-' && msg[1] == 'v' || msg[5] == '-' && msg[1] == 'h' {
+		// A call: the name ends at the first '('.
+		j = bytes.IndexByte(msg[11:end], '(')
+		n = 11 + j + 1
+	} else {
+		// A return: at the first space, before " return: ".
+		j = bytes.IndexByte(msg[11:end], ' ')
+		n = 11 + j + len(returnMark)
+	}
+	if j <= 0 || n >= len(msg) {
+		return 0, 0
+	}
+	// The marker's start (the direction is in msg[1:6]) and the name.
+	h := maphash.Bytes(templateSeed, msg[1:11+j])
+	return int(h >> (64 - 8)), n
+}
+
+// parse is parseCall(msg, c, false).
+func (cp *callParser) parse(msg []byte, c *CallLine) (ok bool, bad string) {
+	slot, n := templateOf(msg)
+	if n == 0 {
+		return parseCall(msg, c, false)
+	}
+	t := &cp.templates[slot]
+	if len(t.text) == n && string(msg[:n]) == string(t.text) {
+		if ok, bad, sure := callRest(msg, n, t.dir, t.nameEnd, c); sure {
+			return ok, bad
+		}
+		return parseCall(msg, c, false)
+	}
+	ok, bad = parseCall(msg, c, false)
+	if ok && callTemplateLen(msg, c) == n {
+		t.text = append(t.text[:0], msg[:n]...)
+		t.dir, t.nameEnd = c.Direction, 11+len(c.Function)
+	}
+	return ok, bad
+}
+
+// callTemplateLen returns the length of the template of msg, a call line
+// parseCall parsed into c, or 0 when it cannot be one: a template holds no
+// '#' (so an annotation can only start after it) and is followed by at
+// least one byte.
+func callTemplateLen(msg []byte, c *CallLine) int {
+	var n int
+	if c.Direction == HostToVM || c.Direction == VMToHost {
+		n = 11 + len(c.Function) + 1 // through the '('
+	} else {
+		n = 11 + len(c.Function) + len(returnMark)
+		if n > len(msg) || string(msg[11+len(c.Function):n]) != " return: " {
+			return 0
+		}
+	}
+	if n >= len(msg) || n > 256 || bytes.IndexByte(msg[:n], '#') >= 0 {
+		return 0
+	}
+	return n
+}
+
+// callRest is parseCall(msg, c, false) for a msg that starts with the
+// n bytes of a template with direction dir and function name
+// msg[11:nameEnd]: only the rest is read. sure is false when the rest is
+// not what a template's numbers look like (trimming would reach into the
+// template, or a return value is not the last word); parseCall decides
+// those. Otherwise the answer is parseCall's: a template has no '#', so an
+// annotation can only start after it; a call's first '(' is the
+// template's last byte; a return value with no space after " return: " is
+// the last word.
+func callRest(msg []byte, n int, dir Direction, nameEnd int, c *CallLine) (ok bool, bad string, sure bool) {
+	rest := msg[n:]
+	var annotation []byte
+	if bytes.IndexByte(rest, '#') >= 0 {
+		if j := bytes.Index(rest, annotationMark); j >= 0 {
+			annotation = rest[j+len(annotationMark):]
+			rest = rest[:j]
+		}
+	}
+	m := len(rest)
+	for m > 0 && (rest[m-1] == ' ' || rest[m-1] == '\t') {
+		m--
+	}
+	rest = rest[:m]
+	call := dir == HostToVM || dir == VMToHost
+	if m == 0 || !call && bytes.IndexByte(rest, ' ') >= 0 {
+		return false, "", false
+	}
+	c.Direction, c.Function, c.Annotation = dir, msg[11:nameEnd], annotation
+	if call {
+		c.Return = nil
+		if rest[m-1] != ')' {
+			c.Args = nil
+			return false, "no ')' at the end of the arguments", true
+		}
+		c.Args = rest[:m-1]
+		if bad := checkArgs(c.Args); bad != "" {
+			return false, bad, true
+		}
+		return true, "", true
+	}
+	c.Args, c.Return = nil, rest
+	if len(rest) == 1 && isDigit(rest[0]) || string(rest) == "void" || isNumber(rest) {
+		return true, "", true
+	}
+	return false, "return value " + strconv.Quote(string(c.Return)) + " is not a number or void", true
 }
 
 // checkName rejects names with spaces or parentheses; host calls must be
@@ -154,6 +319,20 @@ var badNameByte = func() (t [256]bool) {
 func checkArgs(args []byte) string {
 	if len(args) == 0 {
 		return ""
+	}
+	// What nearly every line has: numbers of digits separated by ", ".
+	for i := 0; ; i += 2 {
+		start := i
+		i = skipDigits(args, i)
+		if i == start {
+			break
+		}
+		if i == len(args) {
+			return ""
+		}
+		if i+2 >= len(args) || args[i] != ',' || args[i+1] != ' ' {
+			break
+		}
 	}
 	// The common case (digits, ", ") in one pass over a class table.
 	simple, prev := true, byte(',')
@@ -196,6 +375,25 @@ func checkArgs(args []byte) string {
 		}
 	}
 	return ""
+}
+
+// skipDigits returns the index of the first byte at or after i in b that
+// is not an ASCII digit, or len(b). It looks at 8 bytes at a time: a byte
+// is a digit when subtracting '0' neither borrows nor adding 0x46 carries
+// into its top bit; the lowest byte flagged is exact, since the digits
+// below it neither borrow nor carry.
+func skipDigits(b []byte, i int) int {
+	for i+8 <= len(b) {
+		x := binary.LittleEndian.Uint64(b[i:])
+		if m := ((x - 0x3030303030303030) | (x + 0x4646464646464646)) & 0x8080808080808080; m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+		i += 8
+	}
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	return i
 }
 
 // isNumber accepts what std::to_string prints for integers and floats

@@ -32,8 +32,10 @@
 //     ended and that callback's last host calls, reports findings (host
 //     calls where they cannot work, ignored statuses, known crash
 //     signatures), and symbolizes frames through a loc.Resolver.
-//   - Stats aggregates Records directly, without events, at close to the
-//     Reader's speed, for `wasmdbg trace --stats`.
+//   - Stats aggregates Records directly, without events, for `wasmdbg
+//     trace --stats`. Its ReadAll counts the lines a trace is mostly made
+//     of in place, without Records, and gives the others to the Reader
+//     (statsread.go).
 //
 // Scan runs the first two over an io.Reader. Report, WriteTree,
 // NewJSONWriter and WritePerfetto render the results.

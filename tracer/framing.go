@@ -2,6 +2,7 @@ package tracer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"strconv"
 	"time"
@@ -83,6 +84,9 @@ type lineParser struct {
 	learned   [][]byte
 	jsonBuf   []byte
 	jsonMsg   []byte
+	tails     [envoyTails]envoyTail
+	ntails    int // tails in use
+	nextTail  int // the one replaced next
 }
 
 const maxLearned = 8
@@ -100,7 +104,7 @@ func (p *lineParser) parse(b []byte, l *line) {
 		if p.skipTimes {
 			tc = nil
 		}
-		if parseEnvoy(b, l, tc) {
+		if p.parseEnvoy(b, l, tc) {
 			return
 		}
 	}
@@ -182,7 +186,7 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 	switch c := b[0]; {
 	case c == '[':
 		if len(b) > 5 && isDigit(b[1]) && isDigit(b[2]) && isDigit(b[3]) && isDigit(b[4]) && b[5] == '-' {
-			if parseEnvoy(b, l, &p.times) {
+			if p.parseEnvoy(b, l, &p.times) {
 				return true
 			}
 			*l = line{origin: origin, msg: b, bad: "malformed Envoy log prefix"}
@@ -340,42 +344,58 @@ func criStream(b []byte) (msg []byte, partial, ok bool) {
 	return nil, false, false
 }
 
+// envoyTail is the part of an Envoy line between the thread and the
+// message: "[trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39]".
+// Nearly every line repeats one of a few, so the parser keeps the last
+// ones it parsed and recognises them with one comparison. Only tails that
+// end with a location are kept: what parseEnvoy makes of those depends on
+// their bytes alone, not on the message after them.
+type envoyTail struct {
+	key       [2]uint64 // text's first 16 bytes, to tell tails apart cheaply
+	text      []byte
+	levelEnd  int // text[1:levelEnd] is the level
+	loggerEnd int // text[levelEnd+2:loggerEnd] is the logger; the location follows "] ["
+}
+
+const envoyTails = 8
+
 // parseEnvoy parses "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v" with the
-// location optional.
-func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
-	// The fields are short: plain loops beat bytes.IndexByte's call here.
-	end := 20
-	for end < len(b) && end < 40 && b[end] != ']' {
-		end++
-	}
-	if end >= len(b) || b[end] != ']' {
+// location optional. Lines whose level, logger and location repeat a tail
+// the parser remembers skip their parsing.
+func (p *lineParser) parseEnvoy(b []byte, l *line, tc *timeCache) bool {
+	tsEnd, thEnd, ok := envoyHead(b)
+	if !ok {
 		return false
 	}
-	ts := b[1:end]
-	if ts[4] != '-' || ts[7] != '-' || ts[10] != ' ' || ts[13] != ':' || ts[16] != ':' {
-		return false
-	}
+	ts := b[1:tsEnd]
 	var nanos int64
 	if tc != nil {
-		var ok bool
 		if nanos, ok = tc.parse(ts); !ok {
 			return false
 		}
 	}
-	i := end + 1
-	thread, i, ok := bracketField(b, i)
+	thread := b[tsEnd+2 : thEnd]
+	rest := b[thEnd+1:]
+	if t := p.tail(rest); t != nil {
+		n := len(t.text)
+		l.framing = FramingEnvoy
+		l.time, l.nanos, l.thread = ts, nanos, thread
+		l.level, l.logger, l.caller = rest[1:t.levelEnd], rest[t.levelEnd+2:t.loggerEnd], rest[t.loggerEnd+3:n-1]
+		l.msg = envoyMessage(rest[n:])
+		return true
+	}
+	tailStart := thEnd + 1
+	level, i, ok := bracketField(b, tailStart)
 	if !ok {
 		return false
 	}
-	level, i, ok := bracketField(b, i)
-	if !ok {
-		return false
-	}
+	levelEnd := i - 1 - tailStart
 	logger, i, ok := bracketField(b, i)
 	if !ok {
 		return false
 	}
-	rest := b[i:]
+	loggerEnd := i - 1 - tailStart
+	rest = b[i:]
 	if len(rest) > 0 {
 		if rest[0] != ' ' {
 			return false
@@ -389,13 +409,113 @@ func parseEnvoy(b []byte, l *line, tc *timeCache) bool {
 		if j := bytes.IndexByte(rest, ']'); j > 0 && isLocation(rest[1:j]) {
 			l.caller = rest[1:j]
 			rest = rest[j+1:]
-			if len(rest) > 0 && rest[0] == ' ' {
-				rest = rest[1:]
-			}
+			p.remember(b[tailStart:len(b)-len(rest)], levelEnd, loggerEnd)
+			rest = envoyMessage(rest)
 		}
 	}
 	l.msg = rest
 	return true
+}
+
+// envoyHead checks the time and thread fields of an Envoy line,
+// "[%Y-%m-%d %T.%e][%t]": b[1:tsEnd] is the time, b[tsEnd+2:thEnd] the
+// thread, and the level's '[' should follow at thEnd+1.
+func envoyHead(b []byte) (tsEnd, thEnd int, ok bool) {
+	end := 24
+	if len(b) > 26 {
+		// The time is 23 bytes, so its ']' is at 24 and none of b[20:24]
+		// is one; the separators at 5, 8, 11, 14 and 17 are checked with
+		// two words.
+		w := binary.LittleEndian.Uint64(b[17:25])
+		x := (w ^ 0x5d5d5d5d5d5d5d5d) & 0x00ffffffff000000 // b[20:24] xor ']'
+		if byte(w>>56) != ']' || hasZeroByte(x|0x0000000000ffffff|0xff00000000000000) {
+			end = 0
+		}
+		if end != 0 {
+			v := binary.LittleEndian.Uint64(b[5:13])
+			if v&0x00ff0000ff0000ff != 0x002000002d00002d || byte(w) != ':' || b[14] != ':' {
+				return 0, 0, false
+			}
+			if b[25] != '[' {
+				return 0, 0, false
+			}
+			j := 26
+			for j < len(b) && b[j] != ']' {
+				j++
+			}
+			if j >= len(b) {
+				return 0, 0, false
+			}
+			return 24, j, true
+		}
+	}
+	// Otherwise the first ']' in b[20:40] ends the time. The fields are
+	// short: plain loops beat bytes.IndexByte's call here.
+	end = 20
+	for end < len(b) && end < 40 && b[end] != ']' {
+		end++
+	}
+	if end >= len(b) || b[end] != ']' {
+		return 0, 0, false
+	}
+	// The time's separators: b[1:end] is at least 19 bytes.
+	if b[5] != '-' || b[8] != '-' || b[11] != ' ' || b[14] != ':' || b[17] != ':' {
+		return 0, 0, false
+	}
+	i := end + 1
+	if i >= len(b) || b[i] != '[' {
+		return 0, 0, false
+	}
+	j := i + 1
+	for j < len(b) && b[j] != ']' {
+		j++
+	}
+	if j >= len(b) {
+		return 0, 0, false
+	}
+	return end, j, true
+}
+
+// hasZeroByte reports whether any byte of x is zero.
+func hasZeroByte(x uint64) bool {
+	return (x-0x0101010101010101)&^x&0x8080808080808080 != 0
+}
+
+// envoyMessage drops the space between the location and the message.
+func envoyMessage(rest []byte) []byte {
+	if len(rest) > 0 && rest[0] == ' ' {
+		return rest[1:]
+	}
+	return rest
+}
+
+// tail returns the remembered tail b starts with, if any.
+func (p *lineParser) tail(b []byte) *envoyTail {
+	if len(b) < 16 {
+		return nil
+	}
+	k0, k1 := binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[8:])
+	for k := range p.tails[:p.ntails] {
+		t := &p.tails[k]
+		if t.key[0] == k0 && t.key[1] == k1 && len(b) >= len(t.text) && string(b[:len(t.text)]) == string(t.text) {
+			return t
+		}
+	}
+	return nil
+}
+
+// remember keeps a tail that ended with a location, replacing the oldest.
+func (p *lineParser) remember(text []byte, levelEnd, loggerEnd int) {
+	if len(text) < 16 || len(text) > 256 {
+		return
+	}
+	k := p.nextTail
+	p.nextTail = (k + 1) % envoyTails
+	p.ntails = max(p.ntails, k+1)
+	t := &p.tails[k]
+	t.key = [2]uint64{binary.LittleEndian.Uint64(text), binary.LittleEndian.Uint64(text[8:])}
+	t.text = append(t.text[:0], text...)
+	t.levelEnd, t.loggerEnd = levelEnd, loggerEnd
 }
 
 // bracketField reads "[field]" at b[i:] and returns the field and the
@@ -958,32 +1078,47 @@ func parseTimeNanos(ts []byte) (int64, bool) {
 // timeCache remembers the last whole second parsed: consecutive log lines
 // mostly share it, so only the fraction needs parsing.
 type timeCache struct {
-	prefix [19]byte
-	secs   int64 // nanoseconds of the whole second
-	valid  bool
+	lo, mid uint64 // the second's first 16 bytes, "2022-11-17 19:42"
+	hi      uint32 // and its last 3, ":08"
+	secs    int64  // nanoseconds of the whole second
+	valid   bool
+}
+
+// secondKey packs the first 19 bytes of ts, the whole second, into three
+// words so a comparison costs three instructions. len(ts) >= 19.
+func secondKey(ts []byte) (lo, mid uint64, hi uint32) {
+	_ = ts[18]
+	return binary.LittleEndian.Uint64(ts), binary.LittleEndian.Uint64(ts[8:]),
+		uint32(ts[16]) | uint32(ts[17])<<8 | uint32(ts[18])<<16
 }
 
 func (tc *timeCache) parse(ts []byte) (int64, bool) {
-	if tc.valid && len(ts) >= 19 && string(ts[:19]) == string(tc.prefix[:]) {
-		// Same second: only the fraction is new.
-		var frac int64
-		scale := int64(100_000_000)
-		i := 19
-		if i < len(ts) && (ts[i] == '.' || ts[i] == ',') {
-			i++
-			for i < len(ts) && isDigit(ts[i]) {
-				frac += int64(ts[i]-'0') * scale
-				scale /= 10
-				i++
+	if tc.valid && len(ts) >= 19 {
+		if lo, mid, hi := secondKey(ts); lo == tc.lo && mid == tc.mid && hi == tc.hi {
+			// Same second: only the fraction is new.
+			if len(ts) == 23 && ts[19] == '.' && isDigit(ts[20]) && isDigit(ts[21]) && isDigit(ts[22]) {
+				// Envoy's milliseconds.
+				return tc.secs + int64(ts[20]-'0')*100_000_000 + int64(ts[21]-'0')*10_000_000 + int64(ts[22]-'0')*1_000_000, true
 			}
-		}
-		if i == len(ts) || (i == len(ts)-1 && ts[i] == 'Z') {
-			return tc.secs + frac, true
+			var frac int64
+			scale := int64(100_000_000)
+			i := 19
+			if i < len(ts) && (ts[i] == '.' || ts[i] == ',') {
+				i++
+				for i < len(ts) && isDigit(ts[i]) {
+					frac += int64(ts[i]-'0') * scale
+					scale /= 10
+					i++
+				}
+			}
+			if i == len(ts) || (i == len(ts)-1 && ts[i] == 'Z') {
+				return tc.secs + frac, true
+			}
 		}
 	}
 	v, ok := parseTimeNanos(ts)
 	if ok && !hasZoneOffset(ts) {
-		copy(tc.prefix[:], ts[:19])
+		tc.lo, tc.mid, tc.hi = secondKey(ts)
 		tc.secs, tc.valid = parseTimeNanos(ts[:19])
 	}
 	return v, ok

@@ -82,6 +82,27 @@ type Reader struct {
 	lines      int
 	truncLines int
 	hot        Record // the record of the fast path, returned directly
+	// detached, during Stats.ReadAll: lines are read by its scanning stage
+	// and come back through feed, so the next line cannot be looked at;
+	// and the read buffer is never written again once a line was
+	// returned from it.
+	detached *detachedBuffers
+}
+
+// detachedBuffers supplies the read buffers of a detached Reader.
+type detachedBuffers struct {
+	spare [][]byte
+	fresh bool // move to a new buffer at the next read, even with room left
+}
+
+// buffer returns a buffer of n bytes, a spare one if it fits.
+func (d *detachedBuffers) buffer(n int) []byte {
+	if k := len(d.spare); k > 0 && len(d.spare[k-1]) == n {
+		b := d.spare[k-1]
+		d.spare = d.spare[:k-1]
+		return b
+	}
+	return make([]byte, n)
 }
 
 // SkipTimes leaves Record.Nanos zero for Envoy-framed lines, for a
@@ -117,17 +138,8 @@ func (rd *Reader) TruncatedLines() int { return rd.truncLines }
 // Next returns the next complete record, or io.EOF after the last one.
 // The record is valid until the next call.
 func (rd *Reader) Next() (*Record, error) {
-	if rd.last != nil {
-		rd.recycle(rd.last)
-		rd.last = nil
-	}
 	for {
-		if len(rd.queue) > 0 && rd.queue[0].done {
-			r := rd.queue[0]
-			copy(rd.queue, rd.queue[1:])
-			rd.queue[len(rd.queue)-1] = nil
-			rd.queue = rd.queue[:len(rd.queue)-1]
-			rd.last = r
+		if r := rd.pop(); r != nil {
 			return r, nil
 		}
 		ln, ok, err := rd.readLine()
@@ -143,12 +155,43 @@ func (rd *Reader) Next() (*Record, error) {
 			return nil, err
 		}
 		if ok {
+			rd.lineNo = rd.lines
 			if r := rd.addLine(ln); r != nil {
 				return r, nil
 			}
 		}
 	}
 }
+
+// feed places line n, read by someone else (Stats.ReadAll's scanning
+// goroutine), as Next places the lines it reads. It returns a record that
+// is complete at once; others come from pop.
+func (rd *Reader) feed(ln []byte, n int) *Record {
+	rd.lineNo = n
+	return rd.addLine(ln)
+}
+
+// pop returns the oldest record that is complete, or nil. The record is
+// valid until the next call to pop, feed or Next.
+func (rd *Reader) pop() *Record {
+	if rd.last != nil {
+		rd.recycle(rd.last)
+		rd.last = nil
+	}
+	if len(rd.queue) == 0 || !rd.queue[0].done {
+		return nil
+	}
+	r := rd.queue[0]
+	copy(rd.queue, rd.queue[1:])
+	rd.queue[len(rd.queue)-1] = nil
+	rd.queue = rd.queue[:len(rd.queue)-1]
+	rd.last = r
+	return r
+}
+
+// idle reports whether the Reader holds nothing open or queued, so that
+// the next line can only start a record.
+func (rd *Reader) idle() bool { return len(rd.queue) == 0 }
 
 // Flush closes every record that is still open (a message that might
 // have continued, a crash still waiting for its backtrace), so Next
@@ -161,8 +204,8 @@ func (rd *Reader) Flush() {
 	rd.cur, rd.crash = nil, nil
 }
 
-// readLine returns the next physical line without its newline. ok is false
-// when a chunk was read but no line completed.
+// readLine returns the next physical line without its newline and counts
+// it in rd.lines. ok is false when a chunk was read but no line completed.
 func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 	if i := bytes.IndexByte(rd.buf[rd.r:rd.w], '\n'); i >= 0 {
 		ln = rd.buf[rd.r : rd.r+i]
@@ -171,7 +214,6 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 			rd.skip = false
 			return nil, false, nil
 		}
-		rd.lineNo++
 		rd.lines++
 		return ln, true, nil
 	}
@@ -185,7 +227,6 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 				rd.skip = false
 				return nil, false, nil
 			}
-			rd.lineNo++
 			rd.lines++
 			return ln, true, nil
 		}
@@ -195,7 +236,14 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 		return nil, false, err
 	}
 	// Make room: move the partial line to the front, grow up to the limit.
-	if rd.r > 0 {
+	if rd.detached != nil && rd.r > 0 && (rd.w == len(rd.buf) || rd.detached.fresh) {
+		// Lines already returned stay where they are: the partial line
+		// moves to a new buffer.
+		rd.detached.fresh = false
+		nb := rd.detached.buffer(len(rd.buf))
+		n := copy(nb, rd.buf[rd.r:rd.w])
+		rd.buf, rd.r, rd.w = nb, 0, n
+	} else if rd.r > 0 && rd.detached == nil {
 		n := copy(rd.buf, rd.buf[rd.r:rd.w])
 		rd.r, rd.w = 0, n
 	}
@@ -213,7 +261,6 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 			}
 			rd.skip = true
 			rd.truncLines++
-			rd.lineNo++
 			rd.lines++
 			return rd.buf[:maxLine], true, nil
 		}
@@ -248,16 +295,21 @@ func (rd *Reader) addLine(b []byte) *Record {
 	}
 	rd.p.parse(b, l)
 	if l.framing != FramingNone {
-		if len(rd.queue) == 0 && !l.istioOpen && !l.partial && l.bad == "" && len(l.msg) <= rd.maxRecord() && isCallMessage(l.msg) {
-			// The hot path: nothing is queued before this call line and it
-			// never continues, so it is returned at once, pointing into
-			// the read buffer, without being copied or queued.
-			r := &rd.hot
-			r.Line, r.EndLine, r.Framing, r.Nanos = rd.lineNo, rd.lineNo, l.framing, l.nanos
-			r.Time, r.Thread, r.Level, r.Logger, r.Caller = l.time, l.thread, l.level, l.logger, l.caller
-			r.Origin, r.Message, r.Malformed = l.origin, l.msg, ""
-			r.call, r.done = true, true
-			return r
+		if len(rd.queue) == 0 && !l.istioOpen && !l.partial && l.bad == "" && len(l.msg) <= rd.maxRecord() {
+			// The hot path: nothing is queued before this line and it is
+			// complete at once (a call line never continues; another Envoy
+			// line whose next line, already read, starts a new record),
+			// so it is returned pointing into the read buffer, without
+			// being copied or queued.
+			call := isCallMessage(l.msg)
+			if call || l.framing == FramingEnvoy && !isCrashHeader(l.msg) && rd.nextIsEnvoy() {
+				r := &rd.hot
+				r.Line, r.EndLine, r.Framing, r.Nanos = rd.lineNo, rd.lineNo, l.framing, l.nanos
+				r.Time, r.Thread, r.Level, r.Logger, r.Caller = l.time, l.thread, l.level, l.logger, l.caller
+				r.Origin, r.Message, r.Malformed = l.origin, l.msg, ""
+				r.call, r.done = call, true
+				return r
+			}
 		}
 		if l.framing == FramingNginx && bytes.Contains(l.msg, apisixFailedCallback) {
 			// APISIX names the callback a trap ended only in its next line
@@ -336,6 +388,35 @@ func (rd *Reader) addLine(b []byte) *Record {
 	}
 	rd.startRecord(l)
 	return nil
+}
+
+// nextIsEnvoy reports whether the next line is already in the read buffer
+// and is an Envoy-framed line, which starts a new record whatever the
+// Reader holds: a framed line never continues another record. It parses
+// the line as Reader.addLine will, without changing the parser's state
+// (the time cache only caches).
+func (rd *Reader) nextIsEnvoy() bool {
+	if rd.detached != nil || rd.skip {
+		return false
+	}
+	rest := rd.buf[rd.r:rd.w]
+	i := bytes.IndexByte(rest, '\n')
+	if i < 0 {
+		return false
+	}
+	b := rest[:i]
+	if len(b) > 0 && b[len(b)-1] == '\r' {
+		b = b[:len(b)-1]
+	}
+	if len(b) <= 24 || b[0] != '[' || !isDigit(b[1]) {
+		return false
+	}
+	tc := &rd.p.times
+	if rd.p.skipTimes {
+		tc = nil
+	}
+	var l line
+	return rd.p.parseEnvoy(b, &l, tc)
 }
 
 // continuesBacktrace reports whether msg (not blank, not a frame) can
@@ -631,16 +712,7 @@ func backtraceLine(b []byte) btKind {
 }
 
 // isCallMessage reports whether msg is a wasm:trace line.
-func isCallMessage(msg []byte) bool {
-	if len(msg) <= 11 || msg[0] != '[' {
-		return false
-	}
-	switch string(msg[:11]) {
-	case "[host->vm] ", "[host<-vm] ", "[vm->host] ", "[vm<-host] ":
-		return true
-	}
-	return false
-}
+func isCallMessage(msg []byte) bool { return callDirection(msg) != "" }
 
 // startsTrapReport reports whether an unframed line begins a new trap
 // report rather than continuing the message before it.
@@ -677,7 +749,7 @@ func isCrashHeader(msg []byte) bool {
 	if i := bytes.IndexByte(msg, '\n'); i >= 0 {
 		first = msg[:i]
 	}
-	if first[0] == 'F' {
+	if len(first) > 0 && first[0] == 'F' {
 		return bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:"))
 	}
 	if _, _, ok := bareFailedHeader(first); ok {

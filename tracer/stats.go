@@ -3,11 +3,9 @@ package tracer
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math/bits"
-	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -34,7 +32,17 @@ type Stats struct {
 	recent  [8]recentThread
 	next    int
 	last    int
-	call    CallLine
+	// Names seen, by a hash of their bytes, in front of the maps (see
+	// nameSlot); a name not cached is looked up in the map.
+	cbCache    [nameSlots]*CallbackStats
+	hostCache  [nameSlots]*HostCallStats
+	calls      callParser
+	rec        Record // ReadAll's record of a line it counts in place
+	byTemplate [256]templateFunc
+	byKey      [1 << threadSlotsLog]struct {
+		key uint64
+		t   *statThread
+	}
 }
 
 type recentThread struct {
@@ -93,51 +101,74 @@ func (s *Stats) Add(r *Record) {
 		return
 	}
 	msg := r.Message
-	c := &s.call
-	// Names are validated once each, when first seen (see callback and
-	// hostCall).
-	ok, bad := parseCall(msg, c, false)
-	if !ok {
-		if bad != "" {
-			s.Malformed++
-			return
-		}
-		switch {
-		case bytes.HasPrefix(msg, []byte("wasm log")):
-			s.LogLevels[levelOrInfo(r.Level)]++
-		case isCrashHeader(msg):
-			s.Crashes++
-			s.trap(r, msg)
-		default:
-			if bytes.Contains(msg, []byte("asm")) {
-				if _, ok := ClassifyVMFailure(string(msg)); ok {
-					s.VMFailures++
-				}
-			}
-		}
+	if isCallMessage(msg) {
+		s.addCall(msg, r.Thread, r.Origin, r.Time, r.Nanos)
 		return
 	}
-	switch c.Direction {
+	switch {
+	case bytes.HasPrefix(msg, []byte("wasm log")):
+		s.LogLevels[levelOrInfo(r.Level)]++
+	case isCrashHeader(msg):
+		s.Crashes++
+		s.trap(r, msg)
+	default:
+		if bytes.Contains(msg, []byte("asm")) {
+			if _, ok := ClassifyVMFailure(string(msg)); ok {
+				s.VMFailures++
+			}
+		}
+	}
+}
+
+// addCall counts a wasm:trace call line of a record; thread, origin, time
+// and nanos are the record's.
+func (s *Stats) addCall(msg, thread, origin, time []byte, nanos int64) {
+	var c CallLine
+	// Names are validated once each, when first seen (see callback and
+	// hostCall).
+	if ok, _ := s.calls.parse(msg, &c); !ok {
+		s.Malformed++
+		return
+	}
+	s.count(&statCall{dir: c.Direction, fn: c.Function, ret: c.Return, thread: thread, origin: origin, time: time, nanos: nanos})
+}
+
+// statCall is a call line to count.
+type statCall struct {
+	dir     Direction
+	fn, ret []byte // the function name and the return value, as CallLine's
+	// id, when not 0, names the text of the line up to its function name
+	// for good (see lineScanner), so that its function is looked up once.
+	id             uint64
+	thread, origin []byte
+	key            uint64 // threadKey(thread, origin), or 0 to compute it
+	time           []byte // parsed when nanos is 0 and the time is needed
+	nanos          int64
+}
+
+// count counts a call line.
+func (s *Stats) count(c *statCall) {
+	switch c.dir {
 	case HostToVM:
-		cb := s.callback(c.Function)
+		cb := s.callbackOf(c.id, c.fn)
 		if cb == nil {
 			s.Malformed++
 			return
 		}
 		cb.Count++
-		t := s.thread(r)
+		t := s.thread(c)
 		// A callback on top ended without its return line; on top of a host
 		// call it is nested (the host calling malloc).
 		for n := len(t.stack); n > 0 && t.stack[n-1].cb != nil; n = len(t.stack) {
 			t.stack[n-1].cb.Unreturned++
 			t.stack = t.stack[:n-1]
 		}
-		t.push(statOpen{cb: cb, start: s.nanos(r)})
+		t.push(statOpen{cb: cb, start: s.nanos(c.time, c.nanos)})
 	case HostFromVM:
-		t := s.thread(r)
+		t := s.thread(c)
 		for i := len(t.stack) - 1; i >= 0; i-- {
 			o := t.stack[i]
-			if o.cb == nil || o.cb.Name != string(c.Function) {
+			if o.cb == nil || o.cb.Name != string(c.fn) {
 				continue
 			}
 			for j := len(t.stack) - 1; j > i; j-- {
@@ -145,45 +176,45 @@ func (s *Stats) Add(r *Record) {
 					t.stack[j].cb.Unreturned++
 				}
 			}
-			if now := s.nanos(r); now != 0 && o.start != 0 {
+			if now := s.nanos(c.time, c.nanos); now != 0 && o.start != 0 {
 				o.cb.lat.add(now - o.start)
 			}
 			t.stack = t.stack[:i]
 			return
 		}
 		// No open call of that name: the name still has to be valid.
-		if s.callback(c.Function) == nil {
+		if s.callbackOf(c.id, c.fn) == nil {
 			s.Malformed++
 		}
 	case VMToHost:
-		h := s.hostCall(c.Function)
+		h := s.hostCallOf(c.id, c.fn)
 		if h == nil {
 			s.Malformed++
 			return
 		}
 		h.Count++
-		s.thread(r).push(statOpen{host: h})
+		s.thread(c).push(statOpen{host: h})
 	case VMFromHost:
-		t := s.thread(r)
+		t := s.thread(c)
 		var h *HostCallStats
 		if n := len(t.stack); n > 0 && t.stack[n-1].cb == nil {
 			// The usual case: the return of the call just made, whose name
 			// was checked then.
-			if o := t.stack[n-1].host; o != nil && o.Name == string(c.Function) {
+			if o := t.stack[n-1].host; o != nil && o.Name == string(c.fn) {
 				h = o
 			}
 			t.stack = t.stack[:n-1]
 		}
 		if h == nil {
-			if h = s.hostCall(c.Function); h == nil {
+			if h = s.hostCallOf(c.id, c.fn); h == nil {
 				s.Malformed++
 				return
 			}
 		}
-		if len(c.Return) == 1 && c.Return[0] == '0' || string(c.Return) == "void" {
+		if len(c.ret) == 1 && c.ret[0] == '0' || string(c.ret) == "void" {
 			return
 		}
-		if name, isStatus := resultMeaning(h.result, string(c.Return)); isStatus {
+		if name, isStatus := resultMeaning(h.result, string(c.ret)); isStatus {
 			if h.Failed == nil {
 				h.Failed = map[string]int{}
 			}
@@ -193,11 +224,11 @@ func (s *Stats) Add(r *Record) {
 }
 
 // nanos is the record's time, parsed here when the Reader skipped it.
-func (s *Stats) nanos(r *Record) int64 {
-	if r.Nanos != 0 || len(r.Time) == 0 {
-		return r.Nanos
+func (s *Stats) nanos(time []byte, nanos int64) int64 {
+	if nanos != 0 || len(time) == 0 {
+		return nanos
 	}
-	n, _ := s.times.parse(r.Time)
+	n, _ := s.times.parse(time)
 	return n
 }
 
@@ -213,7 +244,7 @@ func (t *statThread) push(o statOpen) {
 
 // trap closes the callback a crash ended.
 func (s *Stats) trap(r *Record, msg []byte) {
-	t := s.thread(r)
+	t := s.thread(&statCall{thread: r.Thread, origin: r.Origin})
 	name := ""
 	if c, ok := ParseCrash(msg); ok {
 		name = c.Callback
@@ -234,7 +265,71 @@ func levelOrInfo(b []byte) string {
 	return "info"
 }
 
+// nameSlots is the size of the name caches, a power of two.
+const nameSlots = 64
+
+// nameSlot hashes a function name cheaply: its length and two of its
+// bytes tell the names of one plugin apart well enough for a cache.
+func nameSlot(name []byte) int {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	return (n*7 + int(name[n-1])*3 + int(name[n/2])) & (nameSlots - 1)
+}
+
+// callbackOf is callback, remembered for the template id.
+func (s *Stats) callbackOf(id uint64, name []byte) *CallbackStats {
+	if id == 0 {
+		return s.callback(name)
+	}
+	e := &s.byTemplate[id%uint64(len(s.byTemplate))]
+	if e.id == id && e.cb != nil {
+		return e.cb
+	}
+	cb := s.callback(name)
+	if cb != nil && cb.Name == string(name) {
+		*e = templateFunc{id: id, cb: cb}
+	}
+	return cb
+}
+
+// hostCallOf is hostCall, remembered for the template id.
+func (s *Stats) hostCallOf(id uint64, name []byte) *HostCallStats {
+	if id == 0 {
+		return s.hostCall(name)
+	}
+	e := &s.byTemplate[id%uint64(len(s.byTemplate))]
+	if e.id == id && e.h != nil {
+		return e.h
+	}
+	h := s.hostCall(name)
+	if h != nil && h.Name == string(name) {
+		*e = templateFunc{id: id, h: h}
+	}
+	return h
+}
+
+// templateFunc is the function of a template (see lineScanner).
+type templateFunc struct {
+	id uint64
+	cb *CallbackStats
+	h  *HostCallStats
+}
+
 func (s *Stats) callback(name []byte) *CallbackStats {
+	slot := nameSlot(name)
+	if cb := s.cbCache[slot]; cb != nil && cb.Name == string(name) {
+		return cb
+	}
+	cb := s.lookupCallback(name)
+	if cb != nil && cb.Name == string(name) {
+		s.cbCache[slot] = cb
+	}
+	return cb
+}
+
+func (s *Stats) lookupCallback(name []byte) *CallbackStats {
 	if cb, ok := s.Callbacks[string(name)]; ok {
 		return cb
 	}
@@ -254,6 +349,18 @@ func (s *Stats) callback(name []byte) *CallbackStats {
 }
 
 func (s *Stats) hostCall(name []byte) *HostCallStats {
+	slot := nameSlot(name)
+	if h := s.hostCache[slot]; h != nil && h.Name == string(name) {
+		return h
+	}
+	h := s.lookupHostCall(name)
+	if h != nil && h.Name == string(name) {
+		s.hostCache[slot] = h
+	}
+	return h
+}
+
+func (s *Stats) lookupHostCall(name []byte) *HostCallStats {
 	if h, ok := s.HostCalls[string(name)]; ok {
 		return h
 	}
@@ -277,36 +384,67 @@ func (s *Stats) hostCall(name []byte) *HostCallStats {
 	return h
 }
 
-func (s *Stats) thread(r *Record) *statThread {
-	if e := &s.recent[s.last]; e.t != nil && e.thread == string(r.Thread) && e.origin == string(r.Origin) {
+// threadKey packs a thread id of up to 7 bytes that came without an
+// origin into a word, its length in the top byte; 0 for any other.
+func threadKey(thread, origin []byte) uint64 {
+	if len(origin) != 0 || len(thread) == 0 || len(thread) > 7 {
+		return 0
+	}
+	k := uint64(len(thread)) << 56
+	for i, c := range thread {
+		k |= uint64(c) << (8 * i)
+	}
+	return k
+}
+
+func (s *Stats) thread(c *statCall) *statThread {
+	k := c.key
+	if k == 0 {
+		k = threadKey(c.thread, c.origin)
+	}
+	if k != 0 {
+		e := &s.byKey[(k*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
+		if e.key != k {
+			e.key, e.t = k, s.threadSlow(c.thread, c.origin)
+		}
+		return e.t
+	}
+	return s.threadSlow(c.thread, c.origin)
+}
+
+// threadSlotsLog is log2 of the size of the cache of short thread ids.
+const threadSlotsLog = 4
+
+func (s *Stats) threadSlow(thread, origin []byte) *statThread {
+	if e := &s.recent[s.last]; e.t != nil && e.thread == string(thread) && e.origin == string(origin) {
 		return e.t
 	}
 	for i := range s.recent {
 		e := &s.recent[i]
-		if e.t != nil && e.thread == string(r.Thread) && e.origin == string(r.Origin) {
+		if e.t != nil && e.thread == string(thread) && e.origin == string(origin) {
 			s.last = i
 			return e.t
 		}
 	}
-	t := s.lookupThread(r)
-	s.recent[s.next] = recentThread{origin: string(r.Origin), thread: string(r.Thread), t: t}
+	t := s.lookupThread(thread, origin)
+	s.recent[s.next] = recentThread{origin: string(origin), thread: string(thread), t: t}
 	s.last = s.next
 	s.next = (s.next + 1) % len(s.recent)
 	return t
 }
 
-func (s *Stats) lookupThread(r *Record) *statThread {
-	threads, ok := s.origins[string(r.Origin)]
+func (s *Stats) lookupThread(thread, origin []byte) *statThread {
+	threads, ok := s.origins[string(origin)]
 	if !ok {
 		if len(s.origins) >= maxStatNames {
 			threads = s.origins[""]
 		}
 		if threads == nil {
 			threads = map[string]*statThread{}
-			s.origins[string(r.Origin)] = threads
+			s.origins[string(origin)] = threads
 		}
 	}
-	t, ok := threads[string(r.Thread)]
+	t, ok := threads[string(thread)]
 	if !ok {
 		if len(threads) >= maxStatNames {
 			for _, any := range threads {
@@ -314,7 +452,7 @@ func (s *Stats) lookupThread(r *Record) *statThread {
 			}
 		}
 		t = &statThread{}
-		threads[string(r.Thread)] = t
+		threads[string(thread)] = t
 	}
 	return t
 }
@@ -576,116 +714,4 @@ func (s *Stats) JSON() StatsJSON {
 		out.HostCalls = append(out.HostCalls, HostCallStatJSON{Function: h.Name, Count: h.Count, NotOk: h.Failed})
 	}
 	return out
-}
-
-// ReadAll counts every record of rd. check, when not nil, is called first
-// for each record and stops the reading with its error (--strict). With
-// more than one CPU the Reader (line splitting, framing) runs on one
-// goroutine and the counting on another, with batches of copied records
-// between them; both stages stay sequential, so the result is the same.
-func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
-	rd.SkipTimes()
-	if runtime.GOMAXPROCS(0) < 2 {
-		for {
-			r, err := rd.Next()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			if check != nil {
-				if err := check(r); err != nil {
-					return err
-				}
-			}
-			s.Add(r)
-		}
-	}
-	const batchSize = 256
-	full := make(chan *recBatch, 4)
-	free := make(chan *recBatch, 6)
-	for range cap(free) {
-		free <- &recBatch{recs: make([]Record, 0, batchSize)}
-	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		defer close(full)
-		for {
-			var b *recBatch
-			select {
-			case b = <-free:
-			case <-done:
-				return
-			}
-			b.recs, b.arena, b.err = b.recs[:0], b.arena[:0], nil
-			for len(b.recs) < batchSize {
-				r, err := rd.Next()
-				if err != nil {
-					b.err = err
-					break
-				}
-				b.add(r)
-			}
-			select {
-			case full <- b:
-			case <-done:
-				return
-			}
-			if b.err != nil {
-				return
-			}
-		}
-	}()
-	for b := range full {
-		for i := range b.recs {
-			r := &b.recs[i]
-			if check != nil {
-				if err := check(r); err != nil {
-					return err
-				}
-			}
-			s.Add(r)
-		}
-		if b.err != nil {
-			if errors.Is(b.err, io.EOF) {
-				return nil
-			}
-			return b.err
-		}
-		free <- b
-	}
-	return nil
-}
-
-// recBatch carries copies of records from the reading goroutine to the
-// counting one.
-type recBatch struct {
-	recs  []Record
-	arena []byte
-	err   error
-}
-
-// add copies the fields Stats uses. Appending to the arena never moves
-// bytes already written, so earlier records' slices stay valid.
-func (b *recBatch) add(r *Record) {
-	c := Record{Line: r.Line, EndLine: r.EndLine, Framing: r.Framing, Nanos: r.Nanos, Malformed: r.Malformed}
-	if r.Nanos == 0 {
-		c.Time = b.copy(r.Time)
-	}
-	c.Thread = b.copy(r.Thread)
-	c.Origin = b.copy(r.Origin)
-	c.Level = b.copy(r.Level)
-	c.Message = b.copy(r.Message)
-	b.recs = append(b.recs, c)
-}
-
-func (b *recBatch) copy(s []byte) []byte {
-	if len(s) == 0 {
-		return nil
-	}
-	start := len(b.arena)
-	b.arena = append(b.arena, s...)
-	return b.arena[start:len(b.arena):len(b.arena)]
 }

@@ -4,7 +4,11 @@
 # counts one marker) and against an awk program computing the same
 # per-function counts, checks that awk and wasmdbg agree on those counts,
 # and prints both ratios with CPU time and peak memory. Best of RUNS runs.
+# With INSTR=1 and valgrind installed it also counts the instructions each
+# tool executes (callgrind), which, unlike times, do not depend on what
+# else the machine runs (a minute or two more).
 #   sh scripts/bench/trace.sh            (LINES=1000000 RUNS=5 by default)
+#   INSTR=1 sh scripts/bench/trace.sh
 set -eu
 LINES=${LINES:-1000000}
 RUNS=${RUNS:-5}
@@ -82,3 +86,22 @@ fi
 ratio() { echo "scale=2; $1 / $2" | bc; }
 echo "wasmdbg / grep: $(ratio "$wasmdbg_wall" "$grep_wall")x wall, $(ratio "$wasmdbg_cpu" "$grep_cpu")x cpu   (goal: within 2x)"
 echo "wasmdbg / awk:  $(ratio "$wasmdbg_wall" "$awk_wall")x wall, $(ratio "$wasmdbg_cpu" "$awk_cpu")x cpu   (goal: below 1x)"
+
+# instructions NAME CMD…: instructions executed (all threads), from callgrind.
+instructions() {
+	name=$1; shift
+	GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>"$tmp/cg" >"$tmp/$name.iout"
+	n=$(sed -n 's/.*refs: *//p' "$tmp/cg" | tr -d ,)
+	lines=$(wc -l < "$tmp/trace.log")
+	printf '%-28s %14d instructions   %6d per line\n' "$name" "$n" "$((n / lines))"
+	eval "${name}_instr=$n"
+}
+
+if [ "${INSTR:-0}" = 1 ] && command -v valgrind >/dev/null 2>&1; then
+	# callgrind runs the program's threads one at a time: this is the work
+	# done, not the time it takes on several CPUs.
+	instructions grep grep -c '\[host->vm\]' "$tmp/trace.log"
+	instructions awk $AWK -f "$tmp/count.awk" "$tmp/trace.log"
+	instructions wasmdbg "$bin" trace --stats --json "$tmp/trace.log"
+	echo "wasmdbg / grep: $(ratio "$wasmdbg_instr" "$grep_instr")x instructions   wasmdbg / awk: $(ratio "$wasmdbg_instr" "$awk_instr")x instructions"
+fi

@@ -1,0 +1,584 @@
+package tracer
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"runtime"
+)
+
+// ReadAll counts every record of rd. check, when not nil, is called first
+// for each record and stops the reading with its error (--strict).
+//
+// The counts are those of Next and Add for every record, computed faster
+// for what nearly every line of a trace is: an Envoy-framed line that
+// arrives while the Reader holds nothing open, and is then a record by
+// itself (a call line, or another line whose next line starts a record).
+// Reading runs in two stages. Scanning splits lines (with the Reader's
+// own line splitting) and parses the framing and the call syntax of each,
+// which depend on nothing before the line. Counting counts those lines in
+// place and passes every other line to the Reader. With more than one CPU
+// the stages run on two goroutines, handing over batches of lines that
+// stay in the read buffers they were read into. Both stay sequential, so
+// the result is the same either way.
+func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
+	rd.SkipTimes()
+	if check != nil {
+		// --strict checks every record, so every line goes through the
+		// Reader.
+		for {
+			r, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := check(r); err != nil {
+				return err
+			}
+			s.Add(r)
+		}
+	}
+	return s.readAll(rd, runtime.GOMAXPROCS(0) >= 2)
+}
+
+// readAll is ReadAll without check, with the stages on two goroutines or
+// one.
+func (s *Stats) readAll(rd *Reader, parallel bool) error {
+	// The scanner parses as the Reader does when it skips times.
+	rd.SkipTimes()
+	sc := newLineScanner(rd)
+	defer func() { rd.detached = nil }()
+	if !parallel {
+		b := &scanBatch{}
+		for {
+			sc.fill(b)
+			end, err := s.countBatch(rd, b)
+			if end {
+				return err
+			}
+			sc.recycle(b)
+		}
+	}
+	full := make(chan *scanBatch, 3)
+	free := make(chan *scanBatch, 4)
+	for range cap(free) {
+		free <- &scanBatch{}
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(full)
+		for {
+			var b *scanBatch
+			select {
+			case b = <-free:
+			case <-done:
+				return
+			}
+			sc.recycle(b)
+			sc.fill(b)
+			last := b.err != nil
+			select {
+			case full <- b:
+			case <-done:
+				return
+			}
+			if last {
+				return
+			}
+		}
+	}()
+	for b := range full {
+		if end, err := s.countBatch(rd, b); end {
+			return err
+		}
+		free <- b
+	}
+	return nil
+}
+
+// countBatch counts the lines of a batch. end is true after the last batch
+// (the input ended or failed), with the error to return.
+func (s *Stats) countBatch(rd *Reader, b *scanBatch) (end bool, err error) {
+	buf := b.buf
+	for i := range b.lines {
+		l := &b.lines[i]
+		if rd.idle() {
+			switch {
+			case l.kind == scanCall:
+				s.Records++
+				s.countScanned(buf, l)
+				continue
+			case l.kind == scanOther && l.next:
+				r := &s.rec
+				*r = Record{Line: b.first + i, EndLine: b.first + i, Framing: FramingEnvoy,
+					Time: l.time.of(buf), Thread: l.thread.of(buf), Level: l.level.of(buf),
+					Logger: l.logger.of(buf), Caller: l.caller.of(buf), Message: l.msg.of(buf)}
+				s.Add(r)
+				continue
+			}
+		}
+		if r := rd.feed(l.raw.of(buf), b.first+i); r != nil {
+			s.Add(r)
+		}
+		for r := rd.pop(); r != nil; r = rd.pop() {
+			s.Add(r)
+		}
+	}
+	if b.idle || b.err != nil {
+		// What Next does when the source is idle or ends.
+		rd.Flush()
+		for r := rd.pop(); r != nil; r = rd.pop() {
+			s.Add(r)
+		}
+	}
+	if b.err != nil {
+		if errors.Is(b.err, io.EOF) {
+			return true, nil
+		}
+		return true, b.err
+	}
+	return false, nil
+}
+
+// countScanned counts a call line that scanning found, as Add would.
+func (s *Stats) countScanned(buf []byte, l *scannedLine) {
+	c := statCall{dir: directions[l.dir], id: l.tmplID, thread: l.thread.of(buf), time: l.time.of(buf)}
+	msg := l.msg.of(buf)
+	if n := int(l.tmplLen); n > 0 {
+		call := c.dir == HostToVM || c.dir == VMToHost
+		if rest := msg[n:]; plainCallRest(rest, call) {
+			// What callRest would find, at a glance.
+			c.fn = msg[11:l.nameEnd]
+			if !call {
+				c.ret = rest
+			}
+			s.count(&c)
+			return
+		}
+	}
+	var cl CallLine
+	var ok, sure bool
+	if l.tmplLen > 0 {
+		ok, _, sure = callRest(msg, int(l.tmplLen), c.dir, int(l.nameEnd), &cl)
+	}
+	if !sure {
+		ok, _ = s.calls.parse(msg, &cl)
+		c.id = 0
+	}
+	if !ok {
+		s.Malformed++
+		return
+	}
+	c.dir, c.fn, c.ret = cl.Direction, cl.Function, cl.Return
+	s.count(&c)
+}
+
+// A scanBatch is consecutive lines of the input that are in one read
+// buffer, with what scanning learned about each.
+type scanBatch struct {
+	buf   []byte
+	first int // the first line's number, from 1
+	lines []scannedLine
+	idle  bool  // the source reported ErrIdle after the last line
+	err   error // the source's error after the last line (io.EOF at the end)
+}
+
+// scannedLine is one physical line: where it is in the batch's buffer and,
+// for an Envoy-framed line that the Reader would return at once when it
+// holds nothing open, its fields. It holds no pointers, so filling a
+// batch costs no write barriers and the garbage collector skips it.
+type scannedLine struct {
+	raw  span // the line as read
+	kind scanKind
+	// next: the line after this one is an Envoy-framed line, so a record
+	// this line starts ends with it.
+	next bool
+	// A call line's direction, an index in directions. Its message starts
+	// with a template of tmplLen bytes whose function name ends at
+	// nameEnd (see callRest), or with none when tmplLen is 0; tmplID names
+	// the template's text for good.
+	dir              uint8
+	tmplLen, nameEnd int32
+	tmplID           uint64
+
+	time, thread, level, logger, caller, msg span
+}
+
+type scanKind uint8
+
+const (
+	scanGeneral scanKind = iota // the Reader has to place it
+	scanCall                    // an Envoy-framed wasm:trace call line
+	scanOther                   // another Envoy-framed line, not a crash header
+)
+
+// directions are the call directions by a number scannedLine can hold.
+var directions = [...]Direction{"", HostToVM, HostFromVM, VMToHost, VMFromHost}
+
+func directionIndex(d Direction) uint8 {
+	for i, x := range directions {
+		if x == d {
+			return uint8(i)
+		}
+	}
+	return 0
+}
+
+// span is a part of a batch's buffer.
+type span struct{ lo, hi int32 }
+
+func (sp span) of(buf []byte) []byte { return buf[sp.lo:sp.hi] }
+
+// spanIn returns where x, a slice of buf (or empty), is in it.
+func spanIn(buf, x []byte) span {
+	if len(x) == 0 {
+		return span{}
+	}
+	lo := int32(cap(buf) - cap(x))
+	return span{lo, lo + int32(len(x))}
+}
+
+// lineScanner is the scanning stage. It reads lines with the Reader's line
+// splitting (its buffer and line limit, detached so that lines stay where
+// they were read) and parses them with a parser of its own: parsers only
+// cache, so its answers are the Reader's.
+type lineScanner struct {
+	rd        *Reader
+	buffers   detachedBuffers
+	p         lineParser
+	maxRecord int
+	groups    [lineGroups]lineGroup
+	ngroups   int
+	nextGroup int
+	lastID    uint64
+}
+
+// A lineGroup holds the templates of the Envoy call lines that have the
+// same bytes after their thread up to their message, "[trace][wasm]
+// [source/extensions/common/wasm/wasm_vm.cc:39] ". A line that repeats a
+// template byte for byte up to its call's numbers parses as the line the
+// template came from did: what parseEnvoy does with those bytes depends on
+// them alone (for a call line, whether a location is there is decided
+// before the message starts), and callRest reads the rest as parseCall
+// would.
+type lineGroup struct {
+	key       [2]uint64 // the first 16 bytes after the thread
+	msg       int       // where the message starts, counted after the thread
+	templates [callTemplates]lineTemplate
+}
+
+// find returns the template the line after a thread starts with, or nil.
+func (grp *lineGroup) find(after []byte) *lineTemplate {
+	slot, tn := templateOf(after[grp.msg:])
+	if tn == 0 {
+		return nil
+	}
+	n := grp.msg + tn
+	if t := &grp.templates[slot&^1]; len(t.text) == n && string(after[:n]) == string(t.text) {
+		return t
+	}
+	if t := &grp.templates[slot|1]; len(t.text) == n && string(after[:n]) == string(t.text) {
+		return t
+	}
+	return nil
+}
+
+type lineTemplate struct {
+	text    []byte // from after the thread to the call's numbers
+	dir     uint8  // an index in directions
+	nameEnd int32  // the function name ends at text[msg+nameEnd]
+	id      uint64
+}
+
+const lineGroups = 8
+
+func newLineScanner(rd *Reader) *lineScanner {
+	sc := &lineScanner{rd: rd, maxRecord: rd.maxRecord()}
+	rd.detached = &sc.buffers
+	return sc
+}
+
+// recycle gives the buffer of a counted batch back for reading.
+func (sc *lineScanner) recycle(b *scanBatch) {
+	if b.buf != nil && len(sc.buffers.spare) < 4 && !sameBuffer(b.buf, sc.rd.buf) {
+		sc.buffers.spare = append(sc.buffers.spare, b.buf[:cap(b.buf)])
+	}
+	b.buf = nil
+}
+
+// fill reads lines into b until the Reader moves to another buffer, or the
+// source reports an error or ErrIdle.
+func (sc *lineScanner) fill(b *scanBatch) {
+	rd := sc.rd
+	b.lines, b.idle, b.err = b.lines[:0], false, nil
+	b.first = rd.lines + 1
+	b.buf = nil
+	for {
+		if b.buf != nil && sc.quick(b) {
+			continue
+		}
+		ln, ok, err := rd.readLine()
+		if err != nil {
+			if errors.Is(err, ErrIdle) {
+				b.idle = true
+				// The partial line moves to a new buffer at the next read,
+				// so that the next batch has a buffer of its own.
+				sc.buffers.fresh = true
+			} else {
+				b.err = err
+			}
+			return
+		}
+		if !ok {
+			if len(b.lines) > 0 && !sameBuffer(b.buf, rd.buf) {
+				return
+			}
+			continue
+		}
+		if b.buf == nil {
+			b.buf = rd.buf
+		} else if !sameBuffer(b.buf, rd.buf) {
+			panic("BUG: tracer: a line outside its batch's read buffer")
+		}
+		lo := cap(b.buf) - cap(ln)
+		b.lines = append(b.lines, scannedLine{raw: span{int32(lo), int32(lo + len(ln))}})
+		n := len(b.lines)
+		envoy := sc.scan(b.buf, lo, ln, &b.lines[n-1])
+		if n > 1 {
+			b.lines[n-2].next = envoy
+		}
+	}
+}
+
+// quick scans the next line in place when it is complete in the read
+// buffer and repeats a call template with plain numbers after it: it does
+// what readLine and scan would, in one pass, and reports whether it did.
+// No byte it accepts is a newline, so the line ends where readLine would
+// end it: the time's bytes are checked for one, the thread stops at one,
+// templates hold none and plain numbers are followed by one.
+func (sc *lineScanner) quick(b *scanBatch) bool {
+	rd := sc.rd
+	if rd.skip || !sameBuffer(b.buf, rd.buf) {
+		return false
+	}
+	lo := rd.r
+	rest := rd.buf[lo:rd.w]
+	if len(rest) < 64 || rest[0] != '[' || !isDigit(rest[1]) {
+		return false
+	}
+	// envoyHead's common case: "[%Y-%m-%d %T.%e][" with no newline.
+	w0, w1, w2 := binary.LittleEndian.Uint64(rest), binary.LittleEndian.Uint64(rest[8:]), binary.LittleEndian.Uint64(rest[16:])
+	if hasZeroByte(w0^newlines) || hasZeroByte(w1^newlines) || hasZeroByte(w2^newlines) {
+		return false
+	}
+	w := binary.LittleEndian.Uint64(rest[17:25])
+	x := (w ^ 0x5d5d5d5d5d5d5d5d) & 0x00ffffffff000000
+	if byte(w>>56) != ']' || hasZeroByte(x|0x0000000000ffffff|0xff00000000000000) ||
+		binary.LittleEndian.Uint64(rest[5:13])&0x00ff0000ff0000ff != 0x002000002d00002d ||
+		byte(w) != ':' || rest[14] != ':' || rest[25] != '[' {
+		return false
+	}
+	thEnd := 26
+	for thEnd < len(rest) && rest[thEnd] != ']' && rest[thEnd] != '\n' {
+		thEnd++
+	}
+	if thEnd >= len(rest) || rest[thEnd] != ']' {
+		return false
+	}
+	after := rest[thEnd+1:]
+	if len(after) < 16 {
+		return false
+	}
+	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
+	for g := range sc.groups[:sc.ngroups] {
+		grp := &sc.groups[g]
+		m := grp.msg
+		if grp.key[0] != k0 || grp.key[1] != k1 || len(after) <= m {
+			continue
+		}
+		t := grp.find(after)
+		if t == nil {
+			continue
+		}
+		n := len(t.text)
+		j := bytes.IndexByte(after[n:], '\n')
+		if j < 0 {
+			return false
+		}
+		// The line is rest[:thEnd+1+n+j], its message after[m:e].
+		size, e := thEnd+1+n+j, n+j
+		if after[e-1] == '\r' {
+			e--
+		}
+		if e-m > sc.maxRecord {
+			return false
+		}
+		rd.r += size + 1
+		rd.lines++
+		at := int32(lo + thEnd + 1) // after, in the buffer
+		b.lines = append(b.lines, scannedLine{
+			raw: span{int32(lo), int32(lo + size)}, kind: scanCall, dir: t.dir, tmplID: t.id,
+			tmplLen: int32(n - m), nameEnd: t.nameEnd,
+			time: span{int32(lo + 1), int32(lo + 24)}, thread: span{int32(lo + 26), int32(lo + thEnd)},
+			msg: span{at + int32(m), at + int32(e)},
+		})
+		if k := len(b.lines); k > 1 {
+			b.lines[k-2].next = true
+		}
+		return true
+	}
+	return false
+}
+
+// newlines is '\n' in every byte.
+const newlines = 0x0a0a0a0a0a0a0a0a
+
+// sameBuffer reports whether a and b have the same backing array start.
+func sameBuffer(a, b []byte) bool {
+	return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0]
+}
+
+// scan parses a line as lineParser.parse does on its hot path (an Envoy
+// line with no prefix; times skipped), and as Reader.addLine decides what
+// it can return at once. b is the line, at lo in buf. It reports whether
+// the line is Envoy-framed.
+func (sc *lineScanner) scan(buf []byte, lo int, b []byte, sl *scannedLine) bool {
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	if len(b) <= 24 || b[0] != '[' || !isDigit(b[1]) {
+		return false
+	}
+	tsEnd, thEnd, ok := envoyHead(b)
+	if !ok {
+		return false
+	}
+	if sc.known(lo, b, tsEnd, thEnd, sl) {
+		return true
+	}
+	return sc.scanEnvoy(buf, b, thEnd, sl)
+}
+
+// known scans a call line that repeats a template, and reports whether it
+// did. b is the line, at lo in the batch's buffer; its time and thread end
+// at tsEnd and thEnd.
+func (sc *lineScanner) known(lo int, b []byte, tsEnd, thEnd int, sl *scannedLine) bool {
+	after := b[thEnd+1:]
+	if len(after) < 16 {
+		return false
+	}
+	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
+	for g := range sc.groups[:sc.ngroups] {
+		grp := &sc.groups[g]
+		m := grp.msg
+		if grp.key[0] != k0 || grp.key[1] != k1 || len(after) <= m || len(after)-m > sc.maxRecord {
+			continue
+		}
+		t := grp.find(after)
+		if t == nil {
+			continue
+		}
+		n := len(t.text)
+		at := int32(lo + thEnd + 1) // after, in the buffer
+		sl.kind, sl.dir, sl.tmplID = scanCall, t.dir, t.id
+		sl.time, sl.thread = span{int32(lo + 1), int32(lo + tsEnd)}, span{int32(lo + tsEnd + 2), int32(lo + thEnd)}
+		sl.msg = span{at + int32(m), at + int32(len(after))}
+		sl.tmplLen, sl.nameEnd = int32(n-m), t.nameEnd
+		return true
+	}
+	return false
+}
+
+// scanEnvoy scans an Envoy-framed line that is not a known call line.
+func (sc *lineScanner) scanEnvoy(buf, b []byte, thEnd int, sl *scannedLine) bool {
+	var l line
+	if !sc.p.parseEnvoy(b, &l, nil) {
+		return false
+	}
+	if len(l.msg) > sc.maxRecord {
+		return true
+	}
+	sl.time, sl.thread, sl.msg = spanIn(buf, l.time), spanIn(buf, l.thread), spanIn(buf, l.msg)
+	if d := callDirection(l.msg); d != "" {
+		sl.kind, sl.dir = scanCall, directionIndex(d)
+		var c CallLine
+		if ok, _ := parseCall(l.msg, &c, false); ok {
+			sc.learn(b[thEnd+1:], len(b)-len(l.msg)-(thEnd+1), &c)
+		}
+		return true
+	}
+	if !isCrashHeader(l.msg) {
+		sl.kind = scanOther
+		sl.level, sl.logger, sl.caller = spanIn(buf, l.level), spanIn(buf, l.logger), spanIn(buf, l.caller)
+	}
+	return true
+}
+
+// plainCallRest reports whether rest, what follows a call line's template,
+// is what nearly every line has: numbers of digits separated by ", " and a
+// ')' for a call, one number of digits or "void" for a return. Then
+// callRest accepts it with no annotation, nothing to trim, and rest (a
+// return's) as the value.
+func plainCallRest(rest []byte, call bool) bool {
+	if !call {
+		return len(rest) > 0 && (skipDigits(rest, 0) == len(rest) || string(rest) == "void")
+	}
+	n := len(rest)
+	if n == 0 || rest[n-1] != ')' {
+		return false
+	}
+	args := rest[:n-1]
+	if len(args) == 0 {
+		return true
+	}
+	for i := 0; ; i += 2 {
+		start := i
+		i = skipDigits(args, i)
+		if i == start {
+			return false
+		}
+		if i == len(args) {
+			return true
+		}
+		if i+2 >= len(args) || args[i] != ',' || args[i+1] != ' ' {
+			return false
+		}
+	}
+}
+
+// learn keeps the template of a call line that parseCall accepted into c:
+// after is the line after its thread, and its message starts at msg.
+func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
+	n := callTemplateLen(after[msg:], c)
+	slot, tn := templateOf(after[msg:])
+	if n == 0 || tn != n || len(after) < 16 {
+		return
+	}
+	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
+	var grp *lineGroup
+	for g := range sc.groups[:sc.ngroups] {
+		if x := &sc.groups[g]; x.key[0] == k0 && x.key[1] == k1 && x.msg == msg {
+			grp = x
+			break
+		}
+	}
+	if grp == nil {
+		grp = &sc.groups[sc.nextGroup]
+		sc.ngroups = max(sc.ngroups, sc.nextGroup+1)
+		sc.nextGroup = (sc.nextGroup + 1) % lineGroups
+		*grp = lineGroup{key: [2]uint64{k0, k1}, msg: msg}
+	}
+	// Two ways per slot: a template replaces one that differs, the older
+	// of two.
+	t := &grp.templates[slot&^1]
+	if u := &grp.templates[slot|1]; len(t.text) > 0 && (len(u.text) == 0 || u.id < t.id) {
+		t = u
+	}
+	sc.lastID++
+	t.text = append(t.text[:0], after[:msg+n]...)
+	t.dir, t.nameEnd, t.id = directionIndex(c.Direction), int32(11+len(c.Function)), sc.lastID
+}

@@ -2,16 +2,13 @@ package replay
 
 import (
 	"context"
+	"io"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/tetratelabs/wazero"
-	"github.com/tetratelabs/wazero/api"
-
 	"github.com/wasmdbg/wasmdbg/fixtures"
-	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
 
 // The benchmarks of DESIGN.md §6: the per-request cost of a replay against
@@ -49,7 +46,7 @@ func loop(b *testing.B, one func(i int)) {
 // requests; BenchmarkReplayRequestGo measures replay alone.
 var benchFixtures = []string{"c", "cpp", "rust"}
 
-func benchWasm(b *testing.B, name string) []byte {
+func benchWasm(b testing.TB, name string) []byte {
 	f, ok := fixtures.Get(name)
 	if !ok {
 		b.Skipf("no fixture %s", name)
@@ -70,180 +67,56 @@ func benchRequest() CaptureStream {
 	}
 }
 
-// floorLoop instantiates wasm with do-nothing host functions (every env
-// function answers NotFound, every WASI one success) and returns a function
-// that runs one request: the same callbacks a replay makes for
-// benchRequest. With answering, proxy_get_header_map_value answers from
-// benchRequest's headers (allocating in the guest and copying, as any host
-// must), so the plugin does the same work as under replay and the
-// difference is the host's own cost.
-func floorLoop(b *testing.B, wasm []byte, ensureTermination, answering bool) func(id uint64) {
-	ctx := context.Background()
-	info, err := parseModule(wasm)
-	if err != nil {
-		b.Fatal(err)
-	}
-	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(ensureTermination))
-	b.Cleanup(func() { r.Close(ctx) })
-	builders := map[string]wazero.HostModuleBuilder{}
-	for _, im := range info.imports {
-		hb := builders[im.module]
-		if hb == nil {
-			hb = r.NewHostModuleBuilder(im.module)
-			builders[im.module] = hb
-		}
-		answer := uint64(abi.NotFound)
-		if im.module != "env" {
-			answer = 0
-		}
-		void := len(im.typ.results) == 0
-		// The few WASI answers Go's runtime relies on: a clock that moves,
-		// poll_oneoff reporting no events, empty environment.
-		var clock uint64
-		var out func(m api.Module, s []uint64)
-		switch im.name {
-		case "clock_time_get":
-			out = func(m api.Module, s []uint64) { clock += 1000; m.Memory().WriteUint64Le(uint32(s[2]), clock) }
-		case "poll_oneoff":
-			out = func(m api.Module, s []uint64) { m.Memory().WriteUint32Le(uint32(s[3]), 0) }
-		case "environ_sizes_get", "args_sizes_get":
-			out = func(m api.Module, s []uint64) {
-				m.Memory().WriteUint32Le(uint32(s[0]), 0)
-				m.Memory().WriteUint32Le(uint32(s[1]), 0)
-			}
-		case "fd_write":
-			out = func(m api.Module, s []uint64) { m.Memory().WriteUint32Le(uint32(s[3]), 0) }
-		}
-		if answering && im.module == "env" && im.name == "proxy_get_header_map_value" {
-			req, resp := benchRequest().Request.Headers, benchRequest().Response.Headers
-			var malloc api.Function
-			st := make([]uint64, 1)
-			out = func(m api.Module, s []uint64) {
-				hs := req
-				if s[0] == uint64(abi.HttpResponseHeaders) {
-					hs = resp
-				}
-				if malloc == nil {
-					if malloc = m.ExportedFunction("proxy_on_memory_allocate"); malloc == nil {
-						malloc = m.ExportedFunction("malloc")
-					}
-				}
-				key, _ := m.Memory().Read(uint32(s[1]), uint32(s[2]))
-				for _, h := range hs {
-					if h.Name == string(key) {
-						st[0] = uint64(len(h.Value))
-						malloc.CallWithStack(ctx, st)
-						m.Memory().WriteString(uint32(st[0]), h.Value)
-						m.Memory().WriteUint32Le(uint32(s[3]), uint32(st[0]))
-						m.Memory().WriteUint32Le(uint32(s[4]), uint32(len(h.Value)))
-						s[0] = 0
-						return
-					}
-				}
-				s[0] = uint64(abi.NotFound)
-			}
-		}
-		hb.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(func(_ context.Context, m api.Module, s []uint64) {
-			if out != nil {
-				out(m, s)
-				if answering && im.name == "proxy_get_header_map_value" {
-					return
-				}
-			}
-			if !void {
-				s[0] = answer
-			}
-		}), valueTypes(im.typ.params), valueTypes(im.typ.results)).Export(im.name)
-	}
-	for _, hb := range builders {
-		if _, err := hb.Instantiate(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	mod, err := r.InstantiateWithConfig(ctx, wasm, wazero.NewModuleConfig().WithStartFunctions())
-	if err != nil {
-		b.Fatal(err)
-	}
-	call := func(name string, args ...uint64) {
-		fn := mod.ExportedFunction(name)
-		if fn == nil {
-			return
-		}
-		st := make([]uint64, 8)
-		copy(st, args)
-		fn.CallWithStack(ctx, st)
-	}
-	call("_initialize")
-	call("proxy_on_context_create", 1, 0)
-	call("proxy_on_vm_start", 1, 0)
-	call("proxy_on_configure", 1, 0)
-	type export struct {
-		fn   api.Function
-		args int
-	}
-	get := func(name string, n int) export {
-		fn := mod.ExportedFunction(name)
-		if fn == nil {
-			b.Fatalf("module has no %s", name)
-		}
-		return export{fn, n}
-	}
-	seq := []export{get("proxy_on_context_create", 2), get("proxy_on_request_headers", 3),
-		get("proxy_on_response_headers", 3), get("proxy_on_log", 1), get("proxy_on_done", 1), get("proxy_on_delete", 1)}
-	stack := make([]uint64, 4)
-	n := uint64(len(benchRequest().Request.Headers))
-	return func(id uint64) {
-		for i, e := range seq {
-			stack[0] = id
-			switch i {
-			case 0:
-				stack[1] = 1
-			case 1:
-				stack[1], stack[2] = n, 1
-			case 2:
-				stack[1], stack[2] = 2, 0
-			}
-			if err := e.fn.CallWithStack(ctx, stack); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
+// benchConfig is the plugin configuration of the benchmarks.
+const benchConfig = "deny=x-deny"
+
+// benchCapture is a capture of one benchRequest stream.
+func benchCapture() *Capture {
+	return &Capture{Version: 1, Plugin: PluginConfig{RootID: "wasmdbg", Configuration: []byte(benchConfig)},
+		Host:    HostFacts{StartTime: defaultStart, ClockStep: time.Millisecond},
+		Streams: []CaptureStream{benchRequest()}}
 }
 
-// BenchmarkFloor is the bare wazero loop: one request per iteration.
+// BenchmarkFloor is the bare wazero loop with do-nothing host functions:
+// one request per iteration.
 func BenchmarkFloor(b *testing.B) {
 	for _, name := range benchFixtures {
 		b.Run(name, func(b *testing.B) {
-			one := floorLoop(b, benchWasm(b, name), false, false)
-			loop(b, func(i int) { one(uint64(i + 2)) })
+			fl := newFloor(b, benchWasm(b, name), floorNothing, false, nil)
+			loop(b, func(i int) { fl.request(b, uint64(i+2)) })
 		})
 	}
 }
 
-// BenchmarkFloorAnswering is the floor whose header lookups answer (see
-// floorLoop): the plugin's work equals its work under replay.
+// BenchmarkFloorAnswering is the floor whose host functions answer as
+// Envoy would (floor_test.go): the plugin's work equals its work under
+// replay. The per-request goal is judged against it.
 func BenchmarkFloorAnswering(b *testing.B) {
 	for _, name := range benchFixtures {
 		b.Run(name, func(b *testing.B) {
-			one := floorLoop(b, benchWasm(b, name), false, true)
-			loop(b, func(i int) { one(uint64(i + 2)) })
+			fl := newFloor(b, benchWasm(b, name), floorAnswering, false, nil)
+			loop(b, func(i int) { fl.request(b, uint64(i+2)) })
 		})
 	}
 }
 
-// BenchmarkFloorTimeLimit is the same loop with wazero's termination checks
-// on (what --timeout needs).
+// BenchmarkFloorTimeLimit is the do-nothing loop with wazero's own
+// termination checks on (WithCloseOnContextDone): what a time limit costs
+// when wazero provides it.
 func BenchmarkFloorTimeLimit(b *testing.B) {
 	for _, name := range benchFixtures[:1] {
 		b.Run(name, func(b *testing.B) {
-			one := floorLoop(b, benchWasm(b, name), true, false)
-			loop(b, func(i int) { one(uint64(i + 2)) })
+			fl := newFloor(b, benchWasm(b, name), floorNothing, true, nil)
+			loop(b, func(i int) { fl.request(b, uint64(i+2)) })
 		})
 	}
 }
 
-// replayLoop returns a function that replays one benchRequest stream on a
-// started VM, as Replay does for each stream of a capture, without events.
+// replayLoop returns a function that replays benchCapture's stream once
+// more on one started VM, as the passes after the first of `wasmdbg replay
+// --repeat N` do: the events go to a renderer, which after the first
+// stream receives only crashes and VM failures, and the stream records are
+// not kept.
 func replayLoop(b *testing.B, wasm []byte, opts Options) func() {
 	ctx := context.Background()
 	m, err := Compile(ctx, wasm, opts)
@@ -251,27 +124,37 @@ func replayLoop(b *testing.B, wasm []byte, opts Options) func() {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { m.Close(ctx) })
-	c := &Capture{Version: 1, Plugin: PluginConfig{RootID: "wasmdbg", Configuration: []byte("deny=x-deny")},
-		Host: HostFacts{StartTime: defaultStart, ClockStep: time.Millisecond}}
-	r := &runner{mod: m, capture: c, ctx: ctx, res: &Result{}}
-	r.shared = NewSharedStore()
-	r.clock = NewClock(defaultStart, time.Millisecond)
-	r.calls = newCaptureCalls(c)
-	if err := r.startVM(); err != nil || r.vm.failed {
+	c := benchCapture()
+	r, err := newRunner(ctx, m, c, RunOptions{Sink: NewRenderer(io.Discard).Event, Verbosity: Callbacks})
+	if err != nil || r.vm.failed {
 		b.Fatalf("start: %v %v", err, r.vm.failure)
 	}
-	cs := benchRequest()
-	return func() {
-		st := r.runHTTP(0, &cs)
-		if st.Response == nil || r.vm.failed {
-			b.Fatalf("request failed: %+v", st)
+	one := func() {
+		st, err := r.runStream(0, &c.Streams[0])
+		if err != nil || st.Response == nil || r.vm.failed {
+			b.Fatalf("request failed: %v %+v", err, st)
 		}
+		r.res.Streams = r.res.Streams[:0]
+	}
+	one()
+	r.quietAfterFirst()
+	return one
+}
+
+// BenchmarkReplayRequest is one replayed request per iteration with the
+// default options of `wasmdbg replay` (the default --timeout).
+func BenchmarkReplayRequest(b *testing.B) {
+	for _, name := range benchFixtures {
+		b.Run(name, func(b *testing.B) {
+			one := replayLoop(b, benchWasm(b, name), Options{Timeout: DefaultTimeout})
+			b.ReportAllocs()
+			loop(b, func(int) { one() })
+		})
 	}
 }
 
-// BenchmarkReplayRequest is one replayed request per iteration, without a
-// time limit (as the floor).
-func BenchmarkReplayRequest(b *testing.B) {
+// BenchmarkReplayRequestNoTimeout is BenchmarkReplayRequest with --timeout 0.
+func BenchmarkReplayRequestNoTimeout(b *testing.B) {
 	for _, name := range benchFixtures {
 		b.Run(name, func(b *testing.B) {
 			one := replayLoop(b, benchWasm(b, name), Options{})
@@ -283,17 +166,30 @@ func BenchmarkReplayRequest(b *testing.B) {
 
 // BenchmarkReplayRequestGo is BenchmarkReplayRequest for the Go fixture.
 func BenchmarkReplayRequestGo(b *testing.B) {
-	one := replayLoop(b, benchWasm(b, "go"), Options{})
+	one := replayLoop(b, benchWasm(b, "go"), Options{Timeout: DefaultTimeout})
 	b.ReportAllocs()
 	loop(b, func(int) { one() })
 }
 
-// BenchmarkReplayRequestTimeLimit is the same with the default --timeout.
-func BenchmarkReplayRequestTimeLimit(b *testing.B) {
+// BenchmarkRepeat is `wasmdbg replay --repeat N` of a one-request capture:
+// each iteration is a pass, with the leak detector's memory sample.
+func BenchmarkRepeat(b *testing.B) {
 	for _, name := range benchFixtures[:1] {
 		b.Run(name, func(b *testing.B) {
-			one := replayLoop(b, benchWasm(b, name), Options{Timeout: DefaultTimeout})
-			loop(b, func(int) { one() })
+			ctx := context.Background()
+			m, err := Compile(ctx, benchWasm(b, name), Options{Timeout: DefaultTimeout})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close(ctx)
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := cpuTime()
+			res, _, err := Repeat(ctx, m, benchCapture(), RunOptions{Sink: NewRenderer(io.Discard).Event}, b.N)
+			if err != nil || !res.OK() {
+				b.Fatalf("%v %s", err, res.verdict())
+			}
+			b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -138,6 +138,7 @@ func replayLoop(b *testing.B, wasm []byte, opts Options) func() {
 	}
 	one()
 	r.quietAfterFirst()
+	r.discard = true
 	return one
 }
 

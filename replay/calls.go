@@ -152,7 +152,7 @@ func (vm *VM) proxyHTTPCall(s []uint64) uint32 {
 
 func headerValue(hs []Header, name string) string {
 	for _, h := range hs {
-		if strings.EqualFold(h.Name, name) {
+		if len(h.Name) == len(name) && (h.Name == name || strings.EqualFold(h.Name, name)) {
 			return h.Value
 		}
 	}

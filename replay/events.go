@@ -295,7 +295,7 @@ func (vm *VM) pluginLog(c *hostContext, level abi.LogLevel, msg []byte) {
 	if s := vm.activeStream; s != nil {
 		s.Logs++
 	}
-	if level < vm.cfg.LogLevel || vm.sink == nil {
+	if level < vm.cfg.LogLevel || !vm.emitLogs {
 		return
 	}
 	ev := vm.newEvent(tracer.KindPluginLog, levelName(level))
@@ -321,7 +321,7 @@ func (vm *VM) keepPanicText(b []byte) {
 // hostError is Envoy's Context::error: a trace-level line on the wasm
 // logger (proc_exit, fd_seek and fd_close report themselves this way).
 func (vm *VM) hostError(msg string) {
-	if vm.sink == nil || vm.cfg.LogLevel > abi.LogTrace {
+	if !vm.emitLogs || vm.cfg.LogLevel > abi.LogTrace {
 		return
 	}
 	ev := vm.newEvent(tracer.KindOther, "trace")

@@ -46,10 +46,11 @@ type floorCall struct {
 
 // floor is an instantiated module and one request's exports.
 type floor struct {
-	mod   api.Module
-	seq   []api.Function
-	stack []uint64
-	ctx   context.Context
+	mod         api.Module
+	seq         []api.Function
+	stack       []uint64
+	nreq, nresp uint64 // header counts
+	ctx         context.Context
 	// record, when set, receives every crossing (tests only).
 	record func(floorCall)
 }
@@ -134,6 +135,7 @@ func newFloor(tb testing.TB, wasm []byte, kind floorKind, ensureTermination bool
 		fl.seq = append(fl.seq, fn)
 	}
 	fl.stack = make([]uint64, 4)
+	fl.nreq, fl.nresp = uint64(len(benchRequest().Request.Headers)), uint64(len(benchRequest().Response.Headers))
 	return fl
 }
 
@@ -141,8 +143,6 @@ func newFloor(tb testing.TB, wasm []byte, kind floorKind, ensureTermination bool
 // replay passes: (id, root) to context_create, (id, header count, end of
 // stream) to the headers callbacks, (id) to the others.
 func (fl *floor) request(tb testing.TB, id uint64) {
-	nreq := uint64(len(benchRequest().Request.Headers))
-	nresp := uint64(len(benchRequest().Response.Headers))
 	for i, fn := range fl.seq {
 		st := fl.stack
 		st[0] = id
@@ -150,9 +150,9 @@ func (fl *floor) request(tb testing.TB, id uint64) {
 		case 0:
 			st[1] = 1
 		case 1:
-			st[1], st[2] = nreq, 1
+			st[1], st[2] = fl.nreq, 1
 		case 2:
-			st[1], st[2] = nresp, 1
+			st[1], st[2] = fl.nresp, 1
 		}
 		if fl.record != nil {
 			fl.record(floorCall{dir: "host->vm", fn: fn.Definition().ExportNames()[0]})

@@ -157,6 +157,7 @@ func Repeat(ctx context.Context, m *Module, c *Capture, ro RunOptions, n int) (*
 	for it := 1; it <= n; it++ {
 		if it == 2 {
 			r.quietAfterFirst()
+			r.discard = true
 		}
 		r.calls = newCaptureCalls(c)
 		r.vm.calls = r.calls
@@ -199,14 +200,14 @@ func (r *runner) quietAfterFirst() {
 	if sink == nil {
 		return
 	}
-	vm.emitCalls, vm.emitHost = false, false
+	vm.emitCalls, vm.emitHost, vm.emitLogs = false, false, false
 	vm.sink = func(ev *tracer.Event) {
 		if ev.Kind == tracer.KindCrash || ev.Kind == tracer.KindVMFailure {
 			sink(ev)
 		}
 	}
 	r.ro.Sink = vm.sink // a VM started by fail_reload stays quiet too
-	r.ro.Verbosity = Quiet
+	r.ro.Verbosity = Crashes
 }
 
 // heapProbe reads the allocator's own numbers, where the module exports

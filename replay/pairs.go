@@ -97,6 +97,8 @@ func decodePairs(b []byte) (hs []Header, ok bool) {
 type headerMap struct {
 	h      []Header
 	shared bool // h belongs to someone else (the capture): copy before writing
+	// buf is storage own may copy into, kept when the map is reused.
+	buf []Header
 }
 
 // share makes the map read hs in place until its first write.
@@ -107,10 +109,19 @@ func (m *headerMap) share(hs []Header) {
 // own copies a shared slice before a write, leaving room to add.
 func (m *headerMap) own() {
 	if m.shared {
-		h := make([]Header, len(m.h), len(m.h)+4)
-		copy(h, m.h)
-		m.h, m.shared = h, false
+		if cap(m.buf) < len(m.h)+4 {
+			m.buf = make([]Header, 0, len(m.h)+4)
+		}
+		m.h, m.shared = append(m.buf[:0], m.h...), false
 	}
+}
+
+// reuse empties the map, keeping its own storage.
+func (m *headerMap) reuse() {
+	if !m.shared && cap(m.h) > cap(m.buf) {
+		m.buf = m.h[:0]
+	}
+	m.h, m.shared = nil, false
 }
 
 func newHeaderMap(hs []Header) *headerMap {
@@ -129,12 +140,20 @@ func (m *headerMap) reset(hs []Header) {
 }
 
 func lower(s string) string {
+	if isLower(s) {
+		return s
+	}
+	return strings.ToLower(s)
+}
+
+// isLower reports whether s has no ASCII upper-case letter.
+func isLower(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(s)
+			return false
 		}
 	}
-	return s
+	return true
 }
 
 // get returns the first value of key (compared lower-cased).
@@ -208,7 +227,7 @@ func (m *headerMap) replace(key, value string) {
 // setPairs removes every key, then adds hs (Envoy setHeaderMapPairs).
 func (m *headerMap) setPairs(hs []Header) {
 	if m.shared {
-		m.h, m.shared = make([]Header, 0, len(hs)), false
+		m.h, m.shared = m.buf[:0], false
 	}
 	m.h = m.h[:0]
 	for _, h := range hs {

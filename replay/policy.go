@@ -159,7 +159,9 @@ func (r *runner) afterStream(cs *CaptureStream, st *Stream, verdict string) {
 		r.res.ReloadStats = &stats
 	}
 	r.res.FailurePolicy = r.policy.policy
-	st.AccessLog = accessLogEntry(cs, st)
+	if !r.dropping() {
+		st.AccessLog = accessLogEntry(cs, st)
+	}
 }
 
 // AccessLogEntry is a stream as Envoy's access log records it: the fields

@@ -146,6 +146,10 @@ func (r *runner) runStream(i int, cs *CaptureStream) (*Stream, error) {
 	}
 	r.afterStream(cs, st, verdict)
 	r.checkExpectations(cs, st)
+	if r.dropping() {
+		r.drop(st)
+		return st, nil
+	}
 	if !r.dropStreams {
 		r.res.Streams = append(r.res.Streams, st)
 	}
@@ -190,9 +194,19 @@ type runner struct {
 	start   time.Time // the capture's start time
 	// dropStreams: a Session hands each stream out and keeps none.
 	dropStreams bool
+	// discard: the passes of Repeat after the first keep no stream that
+	// leaves the VM running; the next stream reuses its storage (spare).
+	discard bool
+	spare   *httpAlloc
+	// lowered: see lowerHeaders.
+	lowered [2]struct{ src, out []Header }
 
 	policy policyState
 }
+
+// dropping reports whether the stream that just ran is not kept: its
+// record is not finished (no access-log entry) and its storage is reused.
+func (r *runner) dropping() bool { return r.discard && !r.vm.failed }
 
 // startVM creates the VM (again, for fail_reload). A module Envoy would
 // refuse is reported in the Result, not as an error.

@@ -1,7 +1,6 @@
 package replay
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
@@ -14,11 +13,14 @@ import (
 func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	vm := r.vm
 	req := cs.Request
-	// One allocation for everything a stream keeps: this runs per request.
-	mem := &httpAlloc{}
-	st := &mem.stream
-	*st = Stream{Index: idx, ID: cs.ID, Kind: "http", Method: headerValue(req.Headers, ":method"), Path: headerValue(req.Headers, ":path"),
-		Callbacks: mem.callbacks[:0]}
+	// One allocation for everything a stream keeps (this runs per
+	// request), or none when the last stream was dropped (Repeat).
+	mem := r.httpAlloc()
+	reqHeaders := r.lowerHeaders(0, req.Headers)
+	st := &mem.stream // zeroed
+	st.Index, st.ID, st.Kind = idx, cs.ID, "http"
+	st.Method, st.Path = pseudoHeader(reqHeaders, ":method"), pseudoHeader(reqHeaders, ":path")
+	st.Callbacks, st.mem = mem.callbacks[:0], mem
 	st.info = r.fillStreamInfo(&mem.info, cs, idx)
 	var resp *HTTPMessage // asked for when the request reaches the upstream (r.response)
 	if vm.failed && vm.rootCtx == nil || vm.failed && r.failOpen() {
@@ -37,8 +39,8 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	}
 
 	c := vm.newContextIn(&mem.ctx, kindHTTP, vm.rootCtx.id)
-	h := &mem.http
-	*h = httpStream{vm: vm, ctx: c, stream: st, mem: mem}
+	h := &mem.http // zeroed
+	h.vm, h.ctx, h.stream, h.mem = vm, c, st, mem
 	c.http = h
 	st.ContextID = c.id
 	vm.activeStream = st
@@ -48,7 +50,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	r.onCreate(c)
 	h.decoding = true
 	h.reqHeaders = &mem.reqHeaders
-	h.reqHeaders.share(lowerAll(req.Headers))
+	h.reqHeaders.share(reqHeaders)
 	h.reqHeadersOn = true
 	eos := len(req.Body) == 0 && len(req.Trailers) == 0
 	h.endOfStream = eos
@@ -90,7 +92,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	}
 	h.decoding = false
 	if h.localReply == nil && h.reset == "" && r.waitResume(&h.reqStopped) {
-		st.Stalled = "the request never reached the upstream: " + h.reqStoppedBy + " and nothing resumed it (proxy_continue_stream)"
+		st.Stalled = "the request never reached the upstream: " + h.reqStoppedBy.String() + " and nothing resumed it (proxy_continue_stream)"
 	}
 
 	switch {
@@ -107,10 +109,10 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		if h.reqTrailers != nil {
 			st.UpstreamRequest.Trailers = h.reqTrailers.h
 		}
-		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(lowerAll(req.Headers), h.reqHeaders.h)
+		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(reqHeaders, h.reqHeaders.h, mem.reqDiff[:0])
 		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
 		resp = r.response(cs, st, st.UpstreamRequest)
-		r.encode(c, st, h, lowerAll(resp.Headers), resp.Body, lowerAll(resp.Trailers))
+		r.encode(c, st, h, r.lowerHeaders(1, resp.Headers), resp.Body, lowerAll(resp.Trailers))
 		if h.localReply != nil && st.Response == nil {
 			// A local reply sent while the response was being processed
 			// replaces it.
@@ -136,7 +138,8 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	return st
 }
 
-// httpAlloc holds what one HTTP stream needs, allocated at once.
+// httpAlloc holds what one HTTP stream needs, allocated at once (and
+// reused, see runner.httpAlloc).
 type httpAlloc struct {
 	stream      Stream
 	http        httpStream
@@ -147,21 +150,63 @@ type httpAlloc struct {
 	reqHeaders  headerMap
 	respHeaders headerMap
 	callbacks   [6]CallbackRecord
+	// the storage of the header diffs: added entries from the front,
+	// removed ones after them.
+	reqDiff, respDiff [4]Header
 }
 
 // alloc returns the allocation the stream lives in.
 func (h *httpStream) alloc() *httpAlloc { return h.mem }
 
-func stopReason(cb string, kind abi.Result, action uint32) string {
-	return fmt.Sprintf("%s stopped iteration (%s)", cb, resultMeaning(kind, action))
+// httpAlloc returns storage for a stream: the last dropped stream's, else
+// a new one.
+func (r *runner) httpAlloc() *httpAlloc {
+	mem := r.spare
+	if mem == nil {
+		return &httpAlloc{}
+	}
+	r.spare = nil
+	// Only the stream's record and state start from zero: the context,
+	// stream info and messages are written whole before they are used,
+	// the record's lists are appended to from empty, and the header maps
+	// keep the storage they copied the capture's headers into
+	// (headerMap.own), so a plugin that adds a header on every request
+	// allocates nothing.
+	mem.stream = Stream{}
+	mem.http = httpStream{}
+	mem.reqHeaders.reuse()
+	mem.respHeaders.reuse()
+	return mem
+}
+
+// drop hands the storage of a stream nobody keeps to the next one.
+func (r *runner) drop(st *Stream) {
+	if st.mem != nil {
+		r.spare = st.mem
+	}
+}
+
+// stopCause is which callback stopped a stream's iteration and how, for
+// the text of a stalled stream.
+type stopCause struct {
+	callback string
+	kind     abi.Result
+	action   uint32
+}
+
+func (s stopCause) String() string {
+	return s.callback + " stopped iteration (" + resultMeaning(s.kind, s.action) + ")"
+}
+
+func stopReason(cb string, kind abi.Result, action uint32) stopCause {
+	return stopCause{cb, kind, action}
 }
 
 func (r *runner) callHeaders(c *hostContext, st *Stream, cb *callback, n int, eos bool) uint32 {
-	args := []uint64{uint64(c.id), uint64(n)}
-	if r.vm.mod.info.abi != abi.Version010 {
-		args = append(args, boolArg(eos))
+	if r.vm.mod.info.abi == abi.Version010 {
+		return r.callFilter(c, st, cb, abi.ResultHeadersAction, uint64(c.id), uint64(n))
 	}
-	return r.callFilter(c, st, cb, abi.ResultHeadersAction, args...)
+	return r.callFilter(c, st, cb, abi.ResultHeadersAction, uint64(c.id), uint64(n), boolArg(eos))
 }
 
 func boolArg(b bool) uint64 {
@@ -301,7 +346,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 		return // sent during the response: the caller reports it
 	}
 	if r.waitResume(&h.respStopped) {
-		st.Stalled = "the response never reached the client: " + h.respStoppedBy + " and nothing resumed it (proxy_continue_stream)"
+		st.Stalled = "the response never reached the client: " + h.respStoppedBy.String() + " and nothing resumed it (proxy_continue_stream)"
 		return
 	}
 	st.Response = &h.alloc().response
@@ -309,7 +354,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	if h.respTrailers != nil {
 		st.Response.Trailers = h.respTrailers.h
 	}
-	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h)
+	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h, h.alloc().respDiff[:0])
 	st.ResponseBodyChanged = string(joinChunks(body)) != st.Response.Body
 }
 
@@ -347,11 +392,45 @@ func localReplyMessage(lr *LocalReply) *Message {
 	return m
 }
 
+// pseudoHeader is the value of name in lower-cased headers.
+func pseudoHeader(hs []Header, name string) string {
+	for i := range hs {
+		if hs[i].Name == name {
+			return hs[i].Value
+		}
+	}
+	return ""
+}
+
+// lowerHeaders is lowerAll for the headers of a capture's request (slot
+// 0) or response (slot 1), remembering the last list of each: a replay of
+// many identical requests checks them once. The list is kept (so its
+// storage cannot be reused for another list at the same address); a
+// capture is not modified while it is replayed.
+func (r *runner) lowerHeaders(slot int, hs []Header) []Header {
+	c := &r.lowered[slot]
+	if len(hs) > 0 && len(c.src) == len(hs) && &c.src[0] == &hs[0] {
+		return c.out
+	}
+	out := lowerAll(hs)
+	c.src, c.out = hs, out
+	return out
+}
+
+func equalHeaders(a, b []Header) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // lowerAll returns hs with lower-cased names; hs itself when they already
 // are (the usual case: HTTP/2 and captures write them so).
 func lowerAll(hs []Header) []Header {
-	for i, h := range hs {
-		if lower(h.Name) != h.Name {
+	for i := range hs {
+		if !isLower(hs[i].Name) {
 			out := make([]Header, len(hs))
 			copy(out, hs[:i])
 			for j := i; j < len(hs); j++ {
@@ -372,9 +451,16 @@ func joinChunks(cs []Chunk) []byte {
 }
 
 // diffHeaders returns the entries of after that are not in before (added or
-// changed) and those of before that are gone. Header lists are short: a
-// quadratic scan is cheaper than maps.
-func diffHeaders(before, after []Header) (added, removed []Header) {
+// changed) and those of before that are gone, appended to buf (added
+// first, removed after them). Header lists are short: a quadratic scan is
+// cheaper than maps.
+func diffHeaders(before, after []Header, buf []Header) (added, removed []Header) {
+	if len(before) == len(after) && (len(before) == 0 || &before[0] == &after[0]) {
+		return nil, nil // the map was never written
+	}
+	if len(after) > len(before) && equalHeaders(before, after[:len(before)]) {
+		return after[len(before):len(after):len(after)], nil // only added to
+	}
 	if len(before) == len(after) {
 		same := true
 		for i := range before {
@@ -403,13 +489,20 @@ func diffHeaders(before, after []Header) (added, removed []Header) {
 			}
 		}
 		if !found {
-			added = append(added, h)
+			buf = append(buf, h)
 		}
 	}
+	nAdded := len(buf)
 	for i, h := range before {
 		if !used[i] {
-			removed = append(removed, h)
+			buf = append(buf, h)
 		}
+	}
+	if nAdded > 0 {
+		added = buf[:nAdded:nAdded]
+	}
+	if len(buf) > nAdded {
+		removed = buf[nAdded:len(buf):len(buf)]
 	}
 	return added, removed
 }

@@ -56,6 +56,7 @@ type Stream struct {
 	Logs int `json:"logs"` // plugin log records during the stream
 
 	info *StreamInfo
+	mem  *httpAlloc // the storage an HTTP stream lives in (runHTTP)
 
 	Expectations []ExpectationResult `json:"expectations,omitempty"`
 
@@ -175,8 +176,8 @@ type httpStream struct {
 	decoding                                                   bool // in the request phase (trailers may be added)
 
 	reqStopped, respStopped bool // iteration stopped, waiting for proxy_continue_stream
-	reqStoppedBy            string
-	respStoppedBy           string
+	reqStoppedBy            stopCause
+	respStoppedBy           stopCause
 	pendingReqBody          []byte
 	pendingRespBody         []byte
 	forwardedReqBody        []byte

@@ -74,6 +74,9 @@ const (
 	Trace
 	// Quiet emits only plugin logs, crashes and VM failures.
 	Quiet
+	// Crashes emits only crashes and VM failures (the passes of Repeat
+	// after the first): nothing else is built.
+	Crashes
 )
 
 // ctxKind is the kind of a host context.
@@ -130,6 +133,7 @@ type VM struct {
 
 	contexts      map[uint32]*hostContext
 	nextContextID uint32
+	idsWrapped    bool // nextContextID went past 2^32-1: ids may be in use
 	vmCtx         *hostContext
 	rootCtx       *hostContext
 	current       *hostContext
@@ -169,6 +173,7 @@ type VM struct {
 
 	emitCalls bool // host->vm events
 	emitHost  bool // vm->host events and allocator calls
+	emitLogs  bool // plugin logs and host messages
 	sink      func(*tracer.Event)
 
 	activeStream  *Stream // the stream whose event is being processed
@@ -247,6 +252,7 @@ func (m *Module) NewVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 	if vm.sink != nil {
 		vm.emitCalls = cfg.Verbosity == Callbacks || cfg.Verbosity == Trace
 		vm.emitHost = cfg.Verbosity == Trace
+		vm.emitLogs = cfg.Verbosity != Crashes
 	}
 	vm.vmCtx = &hostContext{id: 0, kind: kindVM, created: true}
 	vm.vmCtx.root = vm.vmCtx
@@ -467,16 +473,19 @@ func (vm *VM) newContext(kind ctxKind, parent uint32) *hostContext {
 // newContextIn is newContext with the context's storage given.
 func (vm *VM) newContextIn(c *hostContext, kind ctxKind, parent uint32) *hostContext {
 	id := vm.nextContextID
-	for {
-		if _, used := vm.contexts[id]; !used && id != 0 {
-			break
-		}
+	// Ids at or past nextContextID are free until the counter wraps.
+	for id == 0 || vm.idsWrapped && vm.contexts[id] != nil {
 		id++
 	}
 	vm.nextContextID = id + 1
+	if vm.nextContextID == 0 {
+		vm.idsWrapped = true
+	}
 	*c = hostContext{id: id, parentID: parent, kind: kind}
 	if kind == kindRoot {
 		c.root = c
+	} else if r := vm.rootCtx; r != nil && r.id == parent {
+		c.root = r
 	} else if p := vm.contexts[parent]; p != nil {
 		c.root = p.root
 	} else {
@@ -510,51 +519,42 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 	if vm.failed {
 		return 0, false
 	}
+	// No defers: wazero recovers whatever panics below CallWithStack (a
+	// trap, a host function's hostTrap) and returns it as an error.
 	savedCtx, savedEff := vm.current, vm.effective
 	vm.current, vm.effective = c, 0
-	defer func() { vm.current, vm.effective = savedCtx, savedEff }()
 
 	stack := cb.stack
 	if cb.busy { // re-entered (an allocator call from inside the allocator)
 		stack = make([]uint64, len(cb.stack))
 	}
 	cb.busy = true
-	defer func() { cb.busy = false }()
-	copy(stack, args)
+	for i, a := range args {
+		stack[i] = a
+	}
 
-	top := vm.depth == 0
 	traced := vm.emitCalls && (vm.emitHost || cb != vm.cbs.malloc)
 	if traced {
 		vm.emitCallback(cb, args)
 	}
-	ctx := vm.ctx
-	var cancel context.CancelFunc
-	if top {
-		vm.clock.Advance(vm.clock.Step)
+	var err error
+	switch {
+	case vm.depth > 0: // the allocator, called by a host function
+		vm.depth++
+		err = cb.fn.CallWithStack(vm.ctx, stack)
+		vm.depth--
+	case vm.timing != nil || vm.mod.opts.Timeout > 0:
+		err = vm.callTop(cb, stack)
+	default: // callTop's work, inlined for the usual case
+		vm.clock.now += int64(vm.clock.Step)
 		vm.panicText = vm.panicText[:0]
-		ctx = vm.baseCtx
-		if vm.mod.opts.Timeout > 0 {
-			ctx, cancel = context.WithTimeout(ctx, vm.mod.opts.Timeout)
-		}
-		vm.ctx = ctx
+		vm.ctx = vm.baseCtx
+		vm.depth = 1
+		err = cb.fn.CallWithStack(vm.baseCtx, stack)
+		vm.depth = 0
 	}
-	vm.depth++
-	var t0 time.Time
-	if top && vm.timing != nil {
-		t0 = time.Now()
-	}
-	err := cb.fn.CallWithStack(ctx, stack)
-	if top && vm.timing != nil {
-		vm.timing.add(cb.name, time.Since(t0))
-	}
-	vm.depth--
-	if cancel != nil {
-		timedOut := ctx.Err() != nil
-		cancel()
-		if err != nil && timedOut {
-			err = &timeoutError{limit: vm.mod.opts.Timeout, err: err}
-		}
-	}
+	cb.busy = false
+	vm.current, vm.effective = savedCtx, savedEff
 	if err != nil {
 		vm.trap(cb.name, err)
 		return 0, false
@@ -569,6 +569,38 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 	return r, true
 }
 
+// callTop makes a call from the host into the module (not one from inside
+// a host function): the virtual clock moves a step, the panic text starts
+// afresh, and the time limit applies.
+func (vm *VM) callTop(cb *callback, stack []uint64) error {
+	vm.clock.Advance(vm.clock.Step)
+	vm.panicText = vm.panicText[:0]
+	ctx := vm.baseCtx
+	var cancel context.CancelFunc
+	if vm.mod.opts.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, vm.mod.opts.Timeout)
+	}
+	vm.ctx = ctx
+	vm.depth++
+	var t0 time.Time
+	if vm.timing != nil {
+		t0 = time.Now()
+	}
+	err := cb.fn.CallWithStack(ctx, stack)
+	if vm.timing != nil {
+		vm.timing.add(cb.name, time.Since(t0))
+	}
+	vm.depth--
+	if cancel != nil {
+		timedOut := ctx.Err() != nil
+		cancel()
+		if err != nil && timedOut {
+			err = &timeoutError{limit: vm.mod.opts.Timeout, err: err}
+		}
+	}
+	return err
+}
+
 // callDeferred is call followed by cpp-host's DeferAfterCallActions: the
 // stop-iteration flag is cleared and the deferred actions (local replies,
 // stream continuation) run.
@@ -579,7 +611,14 @@ func (vm *VM) callDeferred(c *hostContext, cb *callback, args ...uint64) (uint64
 	return r, ok
 }
 
+// runAfter runs the actions deferred to after the current call.
 func (vm *VM) runAfter() {
+	if len(vm.after) > 0 {
+		vm.runAfterAll()
+	}
+}
+
+func (vm *VM) runAfterAll() {
 	for len(vm.after) > 0 {
 		f := vm.after[0]
 		vm.after = vm.after[1:]
@@ -591,6 +630,12 @@ func (vm *VM) runAfter() {
 // drainAsync delivers the events the host queued for after the current call
 // (http_call and gRPC answers, queue-ready notifications), in order.
 func (vm *VM) drainAsync() {
+	if len(vm.async) > 0 {
+		vm.drainAsyncAll()
+	}
+}
+
+func (vm *VM) drainAsyncAll() {
 	for len(vm.async) > 0 && !vm.failed {
 		f := vm.async[0]
 		vm.async = vm.async[1:]

@@ -45,7 +45,7 @@ type Frame struct {
 func (vm *VM) framesFromError(text string) []Frame {
 	info := vm.mod.info
 	var frames []Frame
-	for _, off := range trapOffsets(text, vm.mod.marker) {
+	for _, off := range vm.mod.trapOffsets(text) {
 		if len(frames) == maxBacktraceFrames {
 			break
 		}

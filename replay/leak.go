@@ -261,7 +261,7 @@ func (p *heapProbe) read() *uint64 {
 		return nil
 	}
 	p.stack[0] = uint64(p.out)
-	if err := p.mallinfo.CallWithStack(p.vm.baseCtx, p.stack); err != nil {
+	if err := p.vm.callExport(p.mallinfo, p.stack); err != nil {
 		p.mallinfo = nil
 		p.vm.note("mallinfo failed (" + trapHeadline(err.Error()) + "); the heap is not read any more")
 		return nil

@@ -39,9 +39,10 @@ const DefaultMaxMemoryPages = 16384
 // Options are the runtime limits and caches a Module is compiled with.
 type Options struct {
 	// Timeout limits each callback (each call from the host into the
-	// module). Zero disables the limit: calls are then about ten times
-	// cheaper (wazero's termination checks cost a goroutine per call and a
-	// check on every loop back-edge), but an infinite loop hangs.
+	// module), through fuel checks the host adds to the module (fuel.go):
+	// an infinite loop is stopped and reported with its frames. Zero
+	// disables the limit: the module is compiled as it is, slightly
+	// cheaper to run, but an infinite loop hangs.
 	Timeout time.Duration
 	// MaxMemoryPages caps linear memory (64 KiB pages); 0 means
 	// DefaultMaxMemoryPages.
@@ -78,6 +79,12 @@ type Module struct {
 	compiled wazero.CompiledModule
 	cache    wazero.CompilationCache
 	prof     *Profiler // Options.Profile
+
+	// fuel maps the compiled module's code offsets to the original's
+	// when the time limit is fuel checks (fuel.go); fuelErr says why
+	// wazero's own checks are used instead.
+	fuel    *fuelMap
+	fuelErr error
 }
 
 // LoadError is a module that cannot run at all: not wasm, no ABI marker, an
@@ -106,33 +113,67 @@ func Compile(ctx context.Context, wasm []byte, opts Options) (*Module, error) {
 		opts.MaxMemoryPages = DefaultMaxMemoryPages
 	}
 	m := &Module{wasm: wasm, info: info, opts: opts, marker: offsetMarker(wasm)}
-	cfg := wazero.NewRuntimeConfig().
-		WithMemoryLimitPages(opts.MaxMemoryPages).
-		WithDebugInfoEnabled(true).
-		WithCloseOnContextDone(opts.Timeout > 0).
-		WithCoreFeatures(api.CoreFeaturesV2)
 	if opts.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(opts.CacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("open compilation cache %s: %w", opts.CacheDir, err)
 		}
 		m.cache = cache
-		cfg = cfg.WithCompilationCache(cache)
 	}
-	m.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
-	cctx := ctx
-	if opts.Profile {
-		m.prof = NewProfiler()
-		cctx = m.prof.context(ctx)
+	// The time limit is the fuel checks of fuel.go; wazero's own
+	// termination checks only where the module cannot be instrumented, and
+	// for profiling (whose listeners see the module's own function
+	// indices).
+	if opts.Timeout > 0 && !opts.Profile {
+		inst, fm, err := instrument(wasm, info.parsed)
+		if err == nil {
+			bin := inst
+			if fm.codeSize >= 2 {
+				bin = append(bin, syntheticDWARF(uint32(fm.codeSize), m.marker)...)
+			}
+			m.fuel = fm
+			if err = m.compile(ctx, bin, false); err == nil {
+				return m, nil
+			}
+			m.fuel = nil
+		}
+		m.fuelErr = err
 	}
-	compiled, err := m.rt.CompileModule(cctx, withOffsetDWARF(wasm, info, m.marker))
-	if err != nil {
+	if err := m.compile(ctx, withOffsetDWARF(wasm, info, m.marker), opts.Timeout > 0); err != nil {
 		m.Close(ctx)
 		return nil, &LoadError{Reason: "load_failed", Message: "Failed to load Wasm bytecode: " + err.Error(),
 			Hint: "wazero rejected the module; it may use a WebAssembly feature Envoy's V8 does not enable either"}
 	}
-	m.compiled = compiled
 	return m, nil
+}
+
+// compile makes m's runtime and compiles bin in it; closeOnDone turns on
+// wazero's termination checks.
+func (m *Module) compile(ctx context.Context, bin []byte, closeOnDone bool) error {
+	if m.rt != nil {
+		m.rt.Close(ctx)
+		m.rt = nil
+	}
+	cfg := wazero.NewRuntimeConfig().
+		WithMemoryLimitPages(m.opts.MaxMemoryPages).
+		WithDebugInfoEnabled(true).
+		WithCloseOnContextDone(closeOnDone).
+		WithCoreFeatures(api.CoreFeaturesV2)
+	if m.cache != nil {
+		cfg = cfg.WithCompilationCache(m.cache)
+	}
+	m.rt = wazero.NewRuntimeWithConfig(ctx, cfg)
+	cctx := ctx
+	if m.opts.Profile {
+		m.prof = NewProfiler()
+		cctx = m.prof.context(ctx)
+	}
+	compiled, err := m.rt.CompileModule(cctx, bin)
+	if err != nil {
+		return err
+	}
+	m.compiled = compiled
+	return nil
 }
 
 // Close releases the runtime and every VM made from m.

@@ -147,6 +147,18 @@ func trapOffsets(errText, marker string) []loc.CodeOffset {
 	return offs
 }
 
+// trapOffsets is trapOffsets for the module m compiled: code offsets of
+// the original module, whatever the compiled copy's are (fuel.go).
+func (m *Module) trapOffsets(errText string) []loc.CodeOffset {
+	offs := trapOffsets(errText, m.marker)
+	if m.fuel != nil {
+		for i, o := range offs {
+			offs[i] = loc.CodeOffset(m.fuel.original(uint32(o)))
+		}
+	}
+	return offs
+}
+
 // trapHeadline is the first line of a wazero error ("wasm error: unreachable").
 func trapHeadline(errText string) string {
 	if i := bytes.IndexByte([]byte(errText), '\n'); i >= 0 {

@@ -131,6 +131,11 @@ type VM struct {
 	baseCtx context.Context
 	depth   int
 
+	// deadline is when the running top-level call passes the time limit,
+	// set by its first fuel check (hasDeadline false until then).
+	deadline    time.Time
+	hasDeadline bool
+
 	contexts      map[uint32]*hostContext
 	nextContextID uint32
 	idsWrapped    bool // nextContextID went past 2^32-1: ids may be in use
@@ -283,6 +288,12 @@ func (vm *VM) instantiate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build host module %s: %w", abi.WASIUnstable, err)
 	}
+	var fuel api.Module
+	if m.fuel != nil {
+		if fuel, err = vm.buildFuelModule(ctx); err != nil {
+			return fmt.Errorf("build host module %s: %w", fuelModule, err)
+		}
+	}
 	resolve := func(name string) api.Module {
 		switch name {
 		case "env":
@@ -291,6 +302,8 @@ func (vm *VM) instantiate(ctx context.Context) error {
 			return wasiP1
 		case abi.WASIUnstable:
 			return wasiUnstable
+		case fuelModule:
+			return fuel
 		}
 		return nil
 	}
@@ -543,12 +556,13 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 		vm.depth++
 		err = cb.fn.CallWithStack(vm.ctx, stack)
 		vm.depth--
-	case vm.timing != nil || vm.mod.opts.Timeout > 0:
+	case vm.timing != nil || vm.mod.fuel == nil && vm.mod.opts.Timeout > 0:
 		err = vm.callTop(cb, stack)
 	default: // callTop's work, inlined for the usual case
 		vm.clock.now += int64(vm.clock.Step)
 		vm.panicText = vm.panicText[:0]
 		vm.ctx = vm.baseCtx
+		vm.hasDeadline = false
 		vm.depth = 1
 		err = cb.fn.CallWithStack(vm.baseCtx, stack)
 		vm.depth = 0
@@ -577,10 +591,11 @@ func (vm *VM) callTop(cb *callback, stack []uint64) error {
 	vm.panicText = vm.panicText[:0]
 	ctx := vm.baseCtx
 	var cancel context.CancelFunc
-	if vm.mod.opts.Timeout > 0 {
+	if vm.mod.fuel == nil && vm.mod.opts.Timeout > 0 { // wazero's termination checks
 		ctx, cancel = context.WithTimeout(ctx, vm.mod.opts.Timeout)
 	}
 	vm.ctx = ctx
+	vm.hasDeadline = false
 	vm.depth++
 	var t0 time.Time
 	if vm.timing != nil {
@@ -642,6 +657,38 @@ func (vm *VM) drainAsyncAll() {
 		f()
 	}
 	vm.async = vm.async[:0]
+}
+
+// buildFuelModule builds the host module of the fuel checks (fuel.go):
+// wasmdbg.fuel, called by the module every fuelPerCheck loop iterations
+// and function calls, traps the running callback once it has run past the
+// time limit, counted from its first check.
+func (vm *VM) buildFuelModule(ctx context.Context) (api.Module, error) {
+	limit := vm.mod.opts.Timeout
+	check := func(_ context.Context, _ api.Module, s []uint64) {
+		now := time.Now()
+		if !vm.hasDeadline {
+			vm.deadline, vm.hasDeadline = now.Add(limit), true
+		} else if now.After(vm.deadline) {
+			panic(&timeoutError{limit: limit})
+		}
+		s[0] = fuelPerCheck
+	}
+	b := vm.mod.rt.NewHostModuleBuilder(fuelModule)
+	b.NewFunctionBuilder().WithGoModuleFunction(api.GoModuleFunc(check), nil, []api.ValueType{api.ValueTypeI32}).
+		WithName(fuelFunc).Export(fuelFunc)
+	compiled, err := b.Compile(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return vm.mod.rt.InstantiateModule(ctx, compiled, wazero.NewModuleConfig().WithName(""))
+}
+
+// callExport calls an export outside the callback machinery (the leak
+// detector's heap probe), under the time limit.
+func (vm *VM) callExport(fn api.Function, stack []uint64) error {
+	vm.hasDeadline = false
+	return fn.CallWithStack(vm.baseCtx, stack)
 }
 
 type timeoutError struct {
@@ -713,7 +760,7 @@ func (vm *VM) crashFromError(callback string, err error) *Crash {
 // uses one text for several traps.
 func (vm *VM) v8TrapMessage(msg, full string) string {
 	var op byte
-	if offs := trapOffsets(full, vm.mod.marker); len(offs) > 0 {
+	if offs := vm.mod.trapOffsets(full); len(offs) > 0 {
 		op = vm.mod.info.opcodeAt(vm.mod.wasm, uint64(offs[0]))
 	}
 	v8 := msg

@@ -108,8 +108,8 @@ func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
 		}
 	}
 	if n == nil {
-		if configAttributes[segs[0]] {
-			vm.note(fmt.Sprintf("property %s is not in the capture, so the plugin got NotFound; Envoy answers it from its configuration: give it under host.properties", segs[0]))
+		if from, ok := configAttributes[segs[0]]; ok {
+			vm.note(fmt.Sprintf("property %s is not in the capture, so the plugin got NotFound; Envoy answers it from %s: give it under host.properties", segs[0], from))
 		}
 		return nil, abi.NotFound
 	}
@@ -126,15 +126,19 @@ func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
 }
 
 // configAttributes are the attributes Envoy answers from its configuration
-// rather than from the stream (envoy docs "Attributes": configuration and
-// Wasm attributes, source/extensions/common/wasm/context.cc
-// Context::FindValue), which a capture gives only when it was told them.
-// Plugins often treat them as always there: a Zig SDK example unwraps
-// cluster_name in on_log.
-var configAttributes = map[string]bool{
-	"node": true, "cluster_name": true, "cluster_metadata": true, "listener_direction": true,
-	"listener_metadata": true, "route_name": true, "route_metadata": true, "virtual_host_name": true,
-	"virtual_host_metadata": true, "upstream_host_metadata": true, "filter_chain_name": true, "xds": true,
+// or its upstream connection rather than from what the stream carries
+// (envoy docs "Attributes": upstream, configuration and Wasm attributes;
+// source/extensions/common/wasm/context.cc Context::FindValue), which a
+// capture gives only when it was told them. Plugins often treat them as
+// always there: a Zig SDK example unwraps cluster_name in on_log; Go's
+// network example logs upstream.address.
+var configAttributes = map[string]string{
+	"node": "its configuration", "cluster_name": "its configuration", "cluster_metadata": "its configuration",
+	"listener_direction": "its configuration", "listener_metadata": "its configuration",
+	"route_name": "its configuration", "route_metadata": "its configuration",
+	"virtual_host_name": "its configuration", "virtual_host_metadata": "its configuration",
+	"upstream_host_metadata": "its configuration", "filter_chain_name": "its configuration",
+	"xds": "its configuration", "upstream": "the upstream connection",
 }
 
 func leaf(b []byte) *propNode { return &propNode{isLeaf: true, leaf: b} }

@@ -1,8 +1,11 @@
 package replay
 
 import (
+	"bytes"
+	"compress/zlib"
 	"context"
 	"encoding/binary"
+	"io"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
@@ -325,19 +328,74 @@ func (vm *VM) proxyDone(s []uint64) uint32 {
 }
 
 // envoyForeignFunctions are the foreign functions Envoy registers
-// (source/extensions/common/wasm/foreign.cc); replay implements none of them.
+// (source/extensions/common/wasm/foreign.cc); replay implements compress
+// and uncompress, not the CEL, property and filter-state ones.
 var envoyForeignFunctions = map[string]bool{
 	"compress": true, "uncompress": true, "expr_create": true, "expr_evaluate": true, "expr_delete": true,
 	"declare_property": true, "set_envoy_filter_state": true, "clear_route_cache": true,
 }
 
+// maxUncompressed bounds what the uncompress foreign function inflates.
+const maxUncompressed = 64 << 20
+
+// foreignZlib is Envoy's compress and uncompress (zlib's compress and
+// uncompress: the zlib format at the default level). Go's deflate picks
+// other matches than zlib's, so compressed bytes can differ from Envoy's;
+// they inflate to the same data.
+func foreignZlib(name string, args []byte) ([]byte, abi.Status) {
+	if name == "compress" {
+		var b bytes.Buffer
+		w := zlib.NewWriter(&b)
+		w.Write(args)
+		w.Close()
+		return b.Bytes(), abi.Ok
+	}
+	r, err := zlib.NewReader(bytes.NewReader(args))
+	if err != nil {
+		return nil, abi.SerializationFailure
+	}
+	out, err := io.ReadAll(io.LimitReader(r, maxUncompressed+1))
+	if err != nil || len(out) > maxUncompressed {
+		return nil, abi.SerializationFailure
+	}
+	return out, abi.Ok
+}
+
+// proxyCallForeignFunction is cpp-host's call_foreign_function: the result
+// goes into memory the module allocates, its address and size written
+// where the plugin asked (either pointer may be 0).
 func (vm *VM) proxyCallForeignFunction(s []uint64) uint32 {
 	name, ok := vm.read(arg32(s, 0), arg32(s, 1))
 	if !ok {
 		return status(abi.InvalidMemoryAccess)
 	}
-	if _, ok := vm.read(arg32(s, 2), arg32(s, 3)); !ok {
+	args, ok := vm.read(arg32(s, 2), arg32(s, 3))
+	if !ok {
 		return status(abi.InvalidMemoryAccess)
+	}
+	switch n := string(name); n {
+	case "compress", "uncompress":
+		out, st := foreignZlib(n, args)
+		if st != abi.Ok {
+			return status(st)
+		}
+		var addr uint32
+		if ptrPtr := arg32(s, 4); ptrPtr != 0 {
+			if len(out) > 0 {
+				a, ok := vm.allocMemory(uint32(len(out)))
+				if !ok || !vm.mem.Write(a, out) {
+					return status(abi.InvalidMemoryAccess)
+				}
+				addr = a
+			}
+			if !vm.setWord(ptrPtr, addr) {
+				return status(abi.InvalidMemoryAccess)
+			}
+		}
+		if sizePtr := arg32(s, 5); sizePtr != 0 && !vm.setWord(sizePtr, uint32(len(out))) {
+			return status(abi.InvalidMemoryAccess)
+		}
+		return status(abi.Ok)
 	}
 	vm.noteUnimplemented("foreign function " + string(name))
 	if envoyForeignFunctions[string(name)] {

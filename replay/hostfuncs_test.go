@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -388,9 +389,27 @@ func TestStreamControlFunctions(t *testing.T) {
 	h.expect("continue upstream", h.call("proxy_continue_stream", uint64(abi.StreamUpstream)), abi.Unimplemented)
 	h.expect("effective 99", h.call("proxy_set_effective_context", 99), abi.BadArgument)
 	h.expect("effective root", h.call("proxy_set_effective_context", uint64(h.vm.rootCtx.id)), abi.Ok)
-	n, nn := h.str("compress")
+	n, nn := h.str("expr_create")
 	p, s := h.out()
 	h.expect("envoy foreign function", h.call("proxy_call_foreign_function", n, nn, 0, 0, p, s), abi.Unimplemented)
+	// compress and uncompress are Envoy's zlib ones: a round trip gives
+	// the arguments back; what is not zlib data is a SerializationFailure.
+	text := strings.Repeat("hello proxy-wasm ", 20)
+	n, nn = h.str("compress")
+	a, an := h.str(text)
+	h.expect("compress", h.call("proxy_call_foreign_function", n, nn, a, an, p, s), abi.Ok)
+	z := h.bytesAt(p, s)
+	if len(z) >= len(text) || z[0] != 0x78 {
+		t.Errorf("compress gave %d bytes starting %x, want a shorter zlib stream", len(z), z[:1])
+	}
+	n, nn = h.str("uncompress")
+	a, an = h.str(z)
+	h.expect("uncompress", h.call("proxy_call_foreign_function", n, nn, a, an, p, s), abi.Ok)
+	if got := h.bytesAt(p, s); got != text {
+		t.Errorf("uncompress gave %q, want %q", got, text)
+	}
+	a, an = h.str("not zlib")
+	h.expect("uncompress garbage", h.call("proxy_call_foreign_function", n, nn, a, an, p, s), abi.SerializationFailure)
 	n, nn = h.str("frobnicate")
 	h.expect("unknown foreign function", h.call("proxy_call_foreign_function", n, nn, 0, 0, p, s), abi.NotFound)
 	h.expect("done without pending shutdown", h.call("proxy_done"), abi.NotFound)

@@ -87,3 +87,30 @@ func TestConfigAttributeNote(t *testing.T) {
 		t.Errorf("notes %q, want %q", got, want)
 	}
 }
+
+// TestPropertyPathTrailingNUL: the C++ SDK NUL-terminates every segment of
+// a property path, the last one too; Envoy's getProperty stops at the
+// path's end, so the trailing NUL names nothing more.
+func TestPropertyPathTrailingNUL(t *testing.T) {
+	c, err := ParseCapture("props.json", []byte(`{"version":1,"host":{"properties":{"node":{"metadata":{"cluster":"c"}}}},"streams":[]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := &VM{cfg: VMConfig{Properties: c.Host.Properties}}
+	for _, tt := range []struct {
+		path string
+		want abi.Status
+		val  string
+	}{
+		{"node\x00metadata\x00cluster", abi.Ok, "c"},
+		{"node\x00metadata\x00cluster\x00", abi.Ok, "c"},
+		{"node\x00metadata\x00cluster\x00\x00", abi.NotFound, ""},
+		{"\x00", abi.NotFound, ""},
+		{"", abi.NotFound, ""},
+	} {
+		v, st := vm.getProperty(&hostContext{}, tt.path)
+		if st != tt.want || string(v) != tt.val {
+			t.Errorf("getProperty(%q) = %q, %v; want %q, %v", tt.path, v, st, tt.val, tt.want)
+		}
+	}
+}

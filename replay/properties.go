@@ -91,6 +91,11 @@ func PropertyBool(v bool) []byte {
 // attribute (capture-provided first, then the standard ones, then values
 // the plugin set with proxy_set_property), the rest walk into maps.
 func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
+	// Envoy splits the path at NULs and stops at its end, so one trailing
+	// NUL ends the last segment rather than starting an empty one: the
+	// C++ SDK's getProperty NUL-terminates every segment, the last too
+	// ("source\x00address\x00").
+	path = strings.TrimSuffix(path, "\x00")
 	if path == "" {
 		return nil, abi.NotFound
 	}

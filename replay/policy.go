@@ -159,9 +159,21 @@ func (r *runner) afterStream(cs *CaptureStream, st *Stream, verdict string) {
 		r.res.ReloadStats = &stats
 	}
 	r.res.FailurePolicy = r.policy.policy
-	if !r.dropping() {
-		st.AccessLog = accessLogEntry(cs, st)
+	// The access-log entry is built when it is printed (Access); here only
+	// what it needs of the capture, without allocating.
+	if cs.Request != nil {
+		for _, c := range cs.Request.Body {
+			st.bytesReceived += len(c.Data)
+		}
 	}
+}
+
+// Access is the stream's access-log entry, built on first use.
+func (st *Stream) Access() *AccessLogEntry {
+	if st.AccessLog == nil {
+		st.AccessLog = accessLogEntry(st)
+	}
+	return st.AccessLog
 }
 
 // AccessLogEntry is a stream as Envoy's access log records it: the fields
@@ -194,7 +206,7 @@ func (e *AccessLogEntry) String() string {
 		e.ResponseCode, e.ResponseFlags, e.Details, e.BytesReceived, e.BytesSent)
 }
 
-func accessLogEntry(cs *CaptureStream, st *Stream) *AccessLogEntry {
+func accessLogEntry(st *Stream) *AccessLogEntry {
 	e := &AccessLogEntry{Method: "-", Path: "-", Protocol: "-", ResponseFlags: "-", Details: "-"}
 	if info := st.info; info != nil {
 		e.StartTime = time.Unix(0, info.StartTime).UTC().Format("2006-01-02T15:04:05.000Z")
@@ -210,9 +222,7 @@ func accessLogEntry(cs *CaptureStream, st *Stream) *AccessLogEntry {
 		return e
 	}
 	e.Method, e.Path = orDash(st.Method), orDash(st.Path)
-	if cs.Request != nil {
-		e.BytesReceived = len(joinChunks(cs.Request.Body))
-	}
+	e.BytesReceived = st.bytesReceived
 	switch {
 	case st.Reset != "":
 		e.Details = st.Reset
@@ -260,9 +270,7 @@ func (r *Result) writePolicy(w io.Writer) {
 	if len(r.Streams) > 0 {
 		fmt.Fprintln(w, "access log (Istio's default format, the fields a replay knows):")
 		for _, s := range r.Streams {
-			if s.AccessLog != nil {
-				fmt.Fprintf(w, "  %s\n", s.AccessLog)
-			}
+			fmt.Fprintf(w, "  %s\n", s.Access())
 		}
 	}
 	traps := 0

@@ -47,6 +47,9 @@ func (r *Result) Record() *ResultRecord {
 	if rec.Streams == nil {
 		rec.Streams = []*Stream{}
 	}
+	for _, s := range rec.Streams {
+		s.Access()
+	}
 	if c := r.Crash; c != nil {
 		rec.Callback, rec.Message, rec.Frames, rec.Panic = c.Callback, c.Message, c.TracerFrames(), c.PanicText
 	}

@@ -61,12 +61,15 @@ type Stream struct {
 	Expectations []ExpectationResult `json:"expectations,omitempty"`
 
 	// Policy says what the failure policy did to the stream (Policy*
-	// values), AccessLog how Envoy's access log records it (policy.go).
+	// values), AccessLog how Envoy's access log records it (policy.go;
+	// filled in by Access, and for the JSON result by Result.Record).
 	Policy    string          `json:"failure_policy,omitempty"`
 	AccessLog *AccessLogEntry `json:"access_log,omitempty"`
 	// Iteration is the pass of a repeated replay (Repeat) the stream was
 	// in, when later than the first.
 	Iteration int `json:"iteration,omitempty"`
+
+	bytesReceived int // the request body's length, for the access log
 }
 
 // CallbackRecord is one callback: its raw return value and what the host

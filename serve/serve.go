@@ -231,6 +231,10 @@ func (s *Server) captureRequest(r *http.Request) (*replay.CaptureStream, int, er
 
 var errTooLarge = errors.New("body larger than the limit")
 
+// readBuffers are the buffers bodies are read through (each chunk is
+// copied out of it).
+var readBuffers = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
 // readChunks reads a body the way Envoy's codec delivers it: one chunk per
 // read from the network.
 func readChunks(body io.Reader, limit int64) ([]replay.Chunk, error) {
@@ -239,7 +243,9 @@ func readChunks(body io.Reader, limit int64) ([]replay.Chunk, error) {
 	}
 	var chunks []replay.Chunk
 	var total int64
-	buf := make([]byte, 64<<10)
+	bp := readBuffers.Get().(*[]byte)
+	defer readBuffers.Put(bp)
+	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {

@@ -236,8 +236,8 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	for i, got := range res.Streams {
 		was := rec.streams[i]
-		if got.AccessLog.String() != was.AccessLog.String() {
-			t.Errorf("stream %d: replay %s, serve %s", i+1, got.AccessLog, was.AccessLog)
+		if got.Access().String() != was.Access().String() {
+			t.Errorf("stream %d: replay %s, serve %s", i+1, got.Access(), was.Access())
 		}
 		if got.Response.Status() != was.Response.Status() || got.Response.Body != was.Response.Body {
 			t.Errorf("stream %d: replay answered %s %q, serve %s %q", i+1, got.Response.Status(), got.Response.Body, was.Response.Status(), was.Response.Body)

@@ -113,13 +113,22 @@ Output: the callbacks and plugin logs (--trace adds every host call and the
 allocator; --quiet keeps only logs and the crash), then a summary per stream.
 --json prints the events as NDJSON and a final {"kind":"result",…} record.
 
-Exit status: 0 ran clean, 3 the plugin trapped, failed to start, or an
-expectation in the capture failed, 1 error, 2 usage.`,
+Production conditions: --failure-policy says what Envoy does to the streams
+after a trap (each stream's access-log line is in the summary); --repeat N
+replays the capture N times on one VM and reports its memory after every pass,
+the growth per request and a leak verdict; --cpuprofile writes a pprof profile
+of the plugin's functions; --timing adds the plugin's latency per request.
+
+Exit status: 0 ran clean, 3 the plugin trapped, failed to start, an
+expectation in the capture failed, or --repeat found a leak, 1 error, 2 usage.`,
 		Example: `  wasmdbg replay capture.json --module plugin.wasm
   wasmdbg replay crash.har --module plugin.wasm --config 'deny=x-deny' --root-id my_root
   wasmdbg replay tap.json --module plugin.wasm --trace
   wasmdbg replay capture.json --json | jq 'select(.kind=="result")'
-  wasmdbg replay --tui capture.json --module plugin.wasm`,
+  wasmdbg replay --tui capture.json --module plugin.wasm
+  wasmdbg replay capture.json --failure-policy fail-reload
+  wasmdbg replay capture.json --repeat 5000 --quiet --max-memory 64MiB
+  wasmdbg replay capture.json --repeat 2000 --cpuprofile cpu.pb.gz && go tool pprof -top cpu.pb.gz`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runReplay(cmd, io, o, args[0])

@@ -355,6 +355,7 @@ func (p *servePrinter) event(e serve.Event) {
 		case e.Trace != nil:
 			p.enc.Encode(e.Trace)
 		case e.Stream != nil:
+			e.Stream.Access()
 			p.enc.Encode(struct {
 				Kind   string `json:"kind"`
 				Worker int    `json:"worker"`
@@ -375,10 +376,8 @@ func (p *servePrinter) event(e serve.Event) {
 			}
 			fmt.Fprint(p.io.out, c.SymbolizedText())
 		}
-		if e.Stream.AccessLog != nil {
-			p.r.Flush()
-			fmt.Fprintln(p.io.out, e.Stream.AccessLog.String())
-		}
+		p.r.Flush()
+		fmt.Fprintln(p.io.out, e.Stream.Access().String())
 	}
 	p.r.Flush()
 }

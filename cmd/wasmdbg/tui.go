@@ -311,8 +311,8 @@ func pushServeEvent(feed *tui.MemSource, e serve.Event) {
 	switch {
 	case e.Trace != nil:
 		feed.Push(*e.Trace)
-	case e.Stream != nil && e.Stream.AccessLog != nil:
-		feed.Push(tracer.Event{Kind: tracer.KindOther, Level: "info", Thread: strconv.Itoa(e.Worker), Origin: "access log", Message: e.Stream.AccessLog.String()})
+	case e.Stream != nil:
+		feed.Push(tracer.Event{Kind: tracer.KindOther, Level: "info", Thread: strconv.Itoa(e.Worker), Origin: "access log", Message: e.Stream.Access().String()})
 	}
 }
 

@@ -47,6 +47,7 @@ func TestFailurePolicyStreams(t *testing.T) {
 		name     string
 		policy   FailurePolicy // "" uses the capture's
 		capture  string        // capture's failure_policy
+		config   string        // the plugin's configuration, if not deny=x-deny
 		crashAt  map[int]bool
 		at       map[int]time.Duration
 		n        int
@@ -80,10 +81,20 @@ func TestFailurePolicyStreams(t *testing.T) {
 			at:      map[int]time.Duration{6: 3 * time.Second},
 			want:    []want{ok, trapped, {200, "via_upstream", PolicyReloaded, true}, trapped, {503, "wasm_fail_stream", PolicyBackoff, false}, {200, "via_upstream", PolicyReloaded, true}},
 			reloads: 2, stats: &ReloadStats{Success: 2, Backoff: 1}, requests: 5},
+		// A VM that traps while it starts (crash=configure): every reload
+		// fails the same way (vm_reload_failure), and the streams within
+		// the backoff after a reload are failed without one.
+		{name: "fail-reload-failure", policy: FailReload, config: "crash=configure", n: 3,
+			at:      map[int]time.Duration{3: 2 * time.Second},
+			want:    []want{{503, "wasm_fail_stream", PolicyReloadFailed, false}, {503, "wasm_fail_stream", PolicyBackoff, false}, {503, "wasm_fail_stream", PolicyReloadFailed, false}},
+			reloads: 2, stats: &ReloadStats{Failure: 2, Backoff: 1}, requests: 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := policyCapture(tt.crashAt, tt.at, tt.n)
 			c.Plugin.FailurePolicy = tt.capture
+			if tt.config != "" {
+				c.Plugin.Configuration = []byte(tt.config)
+			}
 			ro := RunOptions{Verbosity: Quiet, FailurePolicy: tt.policy}
 			_, _, res := runWith(t, m, c, ro)
 			if len(res.Streams) != len(tt.want) {
@@ -96,7 +107,7 @@ func TestFailurePolicyStreams(t *testing.T) {
 				if got != w {
 					t.Errorf("stream %d: %+v, want %+v", i+1, got, w)
 				}
-				if s.Trapped != tt.crashAt[i+1] {
+				if s.Trapped != tt.crashAt[i+1] && tt.config == "" {
 					t.Errorf("stream %d: trapped %v", i+1, s.Trapped)
 				}
 			}
@@ -106,7 +117,7 @@ func TestFailurePolicyStreams(t *testing.T) {
 			if (res.ReloadStats == nil) != (tt.stats == nil) || tt.stats != nil && *res.ReloadStats != *tt.stats {
 				t.Errorf("reload stats %+v, want %+v", res.ReloadStats, tt.stats)
 			}
-			if len(res.Metrics) != 1 || res.Metrics[0].Value != tt.requests {
+			if tt.requests > 0 && (len(res.Metrics) != 1 || res.Metrics[0].Value != tt.requests) {
 				t.Errorf("metrics %+v, want cpp_requests_total = %d", res.Metrics, tt.requests)
 			}
 			if !res.Trapped {

@@ -3,6 +3,8 @@ package replay
 import (
 	"bytes"
 	"context"
+	"io"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -218,4 +220,41 @@ func TestRepeatMallinfo(t *testing.T) {
 			t.Errorf("heap in use at start %d, want the probe's 40 bytes", *rep.StartHeap)
 		}
 	}
+}
+
+// FuzzLeakJudge: any series gets a verdict and a report, never a panic or
+// a rate that is not a number.
+func FuzzLeakJudge(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}, uint8(1), false)
+	f.Add([]byte{5, 5, 5, 5, 5, 5, 5, 5, 5, 5}, uint8(2), false)
+	f.Add([]byte{9, 1, 9, 2, 9, 3, 9, 4, 9, 5, 9, 6, 9, 7, 9, 8}, uint8(1), true)
+	f.Add([]byte{}, uint8(0), true)
+	f.Fuzz(func(t *testing.T, data []byte, per uint8, heap bool) {
+		rep := &LeakReport{RequestsPerIteration: int(per), Signal: memorySignal, Start: 1 << 20}
+		if heap {
+			rep.Signal = heapSignal
+		}
+		if len(data)%3 == 1 {
+			rep.goFirstGC = 4 << 20
+		}
+		for i, b := range data {
+			s := MemorySample{Iteration: i + 1, Requests: i + 1, Memory: uint64(b) << 16}
+			if heap {
+				h := uint64(b) * 100
+				s.Heap = &h
+			}
+			rep.Series = append(rep.Series, s)
+		}
+		rep.Iterations = len(rep.Series)
+		rep.judge()
+		switch rep.Verdict {
+		case LeakFound, LeakFlat, LeakInconclusive:
+		default:
+			t.Fatalf("verdict %q", rep.Verdict)
+		}
+		if math.IsNaN(rep.GrowthPerRequest) || math.IsInf(rep.GrowthPerRequest, 0) {
+			t.Fatalf("growth %v", rep.GrowthPerRequest)
+		}
+		rep.Write(io.Discard)
+	})
 }

@@ -317,25 +317,40 @@ func writeResponse(w http.ResponseWriter, st *replay.Stream) {
 	}
 	resp := st.Response
 	code := 200
+	length := ""
 	h := w.Header()
 	for _, hd := range resp.Headers {
 		switch {
 		case hd.Name == ":status":
 			code, _ = strconv.Atoi(hd.Value)
-		case strings.HasPrefix(hd.Name, ":"), hopByHop[hd.Name], hd.Name == "content-length":
+		case hd.Name == "content-length":
+			length = hd.Value
+		case strings.HasPrefix(hd.Name, ":"), hopByHop[hd.Name]:
 		default:
 			h.Add(hd.Name, hd.Value)
 		}
 	}
+	if code < 100 || code > 999 {
+		code = http.StatusBadGateway
+	}
+	switch {
+	case st.Method == http.MethodHead:
+		// The answer to a HEAD says how long the body would be.
+		if length != "" {
+			h.Set("Content-Length", length)
+		}
+		w.WriteHeader(code)
+		return
+	case code == http.StatusNoContent || code == http.StatusNotModified || code < 200:
+		w.WriteHeader(code) // no body allowed
+		return
+	}
 	for _, t := range resp.Trailers {
 		h.Add("Trailer", t.Name)
 	}
-	h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
-	if len(resp.Trailers) > 0 {
-		h.Del("Content-Length") // trailers need chunked encoding
-	}
-	if code < 100 || code > 999 {
-		code = http.StatusBadGateway
+	if len(resp.Trailers) == 0 {
+		// The body as the plugin left it, whatever length it declared.
+		h.Set("Content-Length", strconv.Itoa(len(resp.Body)))
 	}
 	w.WriteHeader(code)
 	io.WriteString(w, resp.Body)

@@ -394,3 +394,62 @@ func TestServeNoRedact(t *testing.T) {
 		t.Errorf("set-cookie %q", got)
 	}
 }
+
+// TestServeTrailersHeadAndNoContent: request trailers reach the upstream
+// and the recording, response trailers reach the client; a HEAD keeps
+// the upstream's length; a 204 has no body.
+func TestServeTrailersHeadAndNoContent(t *testing.T) {
+	m := cppModule(t)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		switch r.URL.Path {
+		case "/empty":
+			w.WriteHeader(http.StatusNoContent)
+			return
+		case "/head":
+			w.Header().Set("content-length", "1234")
+			return
+		}
+		w.Header().Set("Trailer", "x-checksum")
+		fmt.Fprintf(w, "got %s with trailer %q", body, r.Trailer.Get("x-sent"))
+		w.Header().Set("x-checksum", "abc")
+	}))
+	defer up.Close()
+	srv, err := New(context.Background(), Options{Module: m, Capture: testCapture(""), Upstream: mustURL(t, up.URL),
+		Run: replay.RunOptions{Verbosity: replay.Quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(srv)
+	req, _ := http.NewRequest("POST", front.URL+"/upload", io.MultiReader(strings.NewReader("part1-"), strings.NewReader("part2")))
+	req.Trailer = http.Header{"X-Sent": {"yes"}}
+	req.ContentLength = -1 // chunked, so that trailers can follow
+	resp, err := front.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != `got part1-part2 with trailer "yes"` || resp.Trailer.Get("x-checksum") != "abc" {
+		t.Errorf("body %q, trailers %v", body, resp.Trailer)
+	}
+	c := &client{t: t, base: front.URL, c: front.Client()}
+	if resp, body := c.do("GET", "/empty", ""); resp.StatusCode != 204 || body != "" {
+		t.Errorf("204: %d %q", resp.StatusCode, body)
+	}
+	if resp, _ := c.do("HEAD", "/head", ""); resp.StatusCode != 200 || resp.ContentLength != 1234 {
+		t.Errorf("HEAD: %d, length %d", resp.StatusCode, resp.ContentLength)
+	}
+	front.Close()
+	capture := srv.Close()
+	rec := capture.Streams[0]
+	if got := headerValue(rec.Request.Trailers, "x-sent"); got != "yes" {
+		t.Errorf("request trailers recorded: %v", rec.Request.Trailers)
+	}
+	if got := headerValue(rec.Response.Trailers, "x-checksum"); got != "abc" {
+		t.Errorf("response trailers recorded: %v", rec.Response.Trailers)
+	}
+	if len(rec.Request.Body) == 0 {
+		t.Error("request body not recorded")
+	}
+}

@@ -20,6 +20,9 @@ import (
 	"time"
 
 	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/replay"
+	"github.com/wasmdbg/wasmdbg/serve"
+	"github.com/wasmdbg/wasmdbg/tracer"
 )
 
 func TestServeUsage(t *testing.T) {
@@ -207,4 +210,29 @@ func (p *serveProc) wait(t *testing.T) int {
 		t.Fatalf("serve did not end; stderr:\n%s", p.stderr)
 	}
 	return -1
+}
+
+// TestServePrinterJSON: --json prints the trace events as they are, a
+// stream record per request with its access-log entry, and a result per
+// worker.
+func TestServePrinterJSON(t *testing.T) {
+	var out bytes.Buffer
+	p := newServePrinter(stdio{out: &out, err: io.Discard}, true)
+	p.event(serve.Event{Worker: 1, Trace: &tracer.Event{Kind: tracer.KindPluginLog, Thread: "1", Message: "hello"}})
+	p.event(serve.Event{Worker: 2, Stream: &replay.Stream{Kind: "http", Method: "GET", Path: "/",
+		Response: &replay.Message{Headers: []replay.Header{{Name: ":status", Value: "204"}}}}})
+	p.finish([]*replay.Result{{}})
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines:\n%s", len(lines), out.String())
+	}
+	for i, want := range []string{`{"kind":"plugin_log","thread":"1","message":"hello"}`,
+		`"kind":"stream","worker":2,`, `{"worker":1,"kind":"result","trapped":false,`} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d: %s\nwant %s", i+1, lines[i], want)
+		}
+	}
+	if !strings.Contains(lines[1], `"access_log":{"start_time":"","method":"GET","path":"/","protocol":"-","response_code":204,"response_flags":"-","response_code_details":"via_upstream"`) {
+		t.Errorf("stream record: %s", lines[1])
+	}
 }

@@ -749,7 +749,7 @@ func (vm *VM) crashFromError(callback string, err error) *Crash {
 		}
 	}
 	c.Detail = text
-	c.PanicText = strings.TrimRight(string(vm.panicText), "\n")
+	c.PanicText = strings.TrimRight(string(vm.panicText), "\r\n")
 	c.Frames = vm.framesFromError(text)
 	c.Unnamed = len(vm.mod.info.names) == 0
 	return c

@@ -2,7 +2,7 @@
 ;; (tetratelabs/proxy-wasm-go-sdk before 2024): a _start export, WASI
 ;; fd_write, malloc, and no name section. TinyGo's runtime prints a panic
 ;; on stdout, one fd_write per character in the releases of 2020 (a line
-;; buffer later), then executes unreachable. This plugin panics that way in
+;; buffer later), lines ending in "\r\n", then executes unreachable. This plugin panics that way in
 ;; proxy_on_request_headers when the request has an x-crash header.
 ;; Build: wat2wasm tinygo.wat -o tinygo.wasm   (no --debug-names: no name section)
 (module
@@ -10,7 +10,7 @@
   (import "env" "proxy_get_header_map_value" (func $get_hdr (param i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
   (global $heap (mut i32) (i32.const 65536))
-  (data (i32.const 1024) "panic: runtime error: index out of range\n")
+  (data (i32.const 1024) "panic: runtime error: index out of range\r\n")
   (data (i32.const 1100) "x-crash")
   (func (export "proxy_abi_version_0_2_0"))
   (func (export "_start"))
@@ -33,7 +33,7 @@
     (loop $next
       (call $putchar (i32.load8_u (i32.add (i32.const 1024) (local.get $i))))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
-      (br_if $next (i32.lt_u (local.get $i) (i32.const 41))))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const 42))))
     (unreachable))
   (func (export "proxy_on_request_headers") (param $ctx i32) (param i32 i32) (result i32)
     (if (i32.eqz (call $get_hdr (i32.const 0) (i32.const 1100) (i32.const 7) (i32.const 600) (i32.const 604)))

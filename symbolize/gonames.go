@@ -52,7 +52,8 @@ func goFuncNames(mod *wasm.Module) map[string]string {
 		return nil
 	}
 	nameOff, cuOff := binary.LittleEndian.Uint64(h[8+3*8:]), binary.LittleEndian.Uint64(h[8+4*8:])
-	if nameOff < 8+8*8 || cuOff <= nameOff || cuOff-nameOff > maxFuncNameTab || base+cuOff > 1<<32 {
+	// The table is in the data the segments hold: no longer than they are.
+	if nameOff < 8+8*8 || cuOff <= nameOff || cuOff-nameOff > min(maxFuncNameTab, mem.size) || base+cuOff > 1<<32 {
 		return nil
 	}
 	tab, ok := mem.read(base+nameOff, int(cuOff-nameOff))
@@ -84,6 +85,7 @@ func goFuncNames(mod *wasm.Module) map[string]string {
 // active data segments, sorted by address; bytes between them are zero.
 type image struct {
 	segs []segment
+	size uint64 // bytes the segments hold
 }
 
 type segment struct {
@@ -121,6 +123,7 @@ func dataImage(mod *wasm.Module) (*image, bool) {
 		data := d.bytes(size)
 		if flags != 1 && d.ok && len(data) > 0 {
 			img.segs = append(img.segs, segment{addr, data})
+			img.size += uint64(len(data))
 		}
 	}
 	if !d.ok {

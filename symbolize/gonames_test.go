@@ -78,3 +78,34 @@ func TestDataImage(t *testing.T) {
 		}
 	}
 }
+
+// FuzzGoNames decodes arbitrary data sections as a Go module's pclntab:
+// never a panic, and every name it restores writes back to its key.
+func FuzzGoNames(f *testing.F) {
+	b, err := os.ReadFile("testdata/gonames.wasm")
+	if err != nil {
+		f.Fatal(err)
+	}
+	mod, err := wasm.Parse(b)
+	if err != nil {
+		f.Fatal(err)
+	}
+	sec, _ := mod.Section(wasm.SectionData)
+	f.Add(sec.Payload)
+	f.Add(sec.Payload[:len(sec.Payload)/2])
+	f.Add([]byte{1, 0, 0x41, 0x80, 0x80, 0x80, 0x80, 0x08, 0x0b, 8, 0xf1, 0xff, 0xff, 0xff, 0, 0, 1, 8})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m := *mod
+		m.Sections = append([]wasm.Section(nil), mod.Sections...)
+		for i := range m.Sections {
+			if m.Sections[i].ID == wasm.SectionData {
+				m.Sections[i].Payload = data
+			}
+		}
+		for written, name := range goFuncNames(&m) {
+			if goUnsafe.ReplaceAllString(name, "_") != written {
+				t.Errorf("%q restored as %q", written, name)
+			}
+		}
+	})
+}

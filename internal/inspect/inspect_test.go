@@ -269,6 +269,30 @@ func TestLanguageEvidenceStripped(t *testing.T) {
 	}
 }
 
+// TestLanguageFromNames: the name forms each toolchain writes, alone.
+func TestLanguageFromNames(t *testing.T) {
+	for _, tt := range []struct {
+		names []string
+		want  string
+	}{
+		// Emscripten writes Itanium names with an extra underscore.
+		{[]string{"__ZN6google8protobuf7Message5ClearEv", "_malloc"}, "C++"},
+		{[]string{"_ZN5proxy4ViewC2EPKcm"}, "C++"},
+		{[]string{"_ZN6plugin5crash6deeper17h537654f97834de11E"}, "Rust"},
+		{[]string{"fmt.allocPrint__anon_1812", "proxy_log|env"}, "Zig"},
+		{[]string{"~lib/rt/itcms/__new"}, "AssemblyScript"},
+		{[]string{"memcpy", "strlen"}, "unknown"},
+	} {
+		m := &wasm.Module{HasNames: true, Names: wasm.Names{Funcs: map[uint32]string{}}}
+		for i, n := range tt.names {
+			m.Names.Funcs[uint32(i)] = n
+		}
+		if got := guessLanguage(m).Name; got != tt.want {
+			t.Errorf("names %q: %s, want %s", tt.names, got, tt.want)
+		}
+	}
+}
+
 func TestSDKFromName(t *testing.T) {
 	for _, tt := range []struct{ name, want string }{
 		{"~lib/@gcoredev/proxy-wasm-sdk-as/assembly/runtime/getBaseContext", "@gcoredev/proxy-wasm-sdk-as"},

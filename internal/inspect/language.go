@@ -105,7 +105,8 @@ func collect(m *wasm.Module) signals {
 			s.zigNames++
 		case strings.HasPrefix(n, "_ZN") && rustHash.MatchString(n), strings.HasPrefix(n, "_R"), strings.HasPrefix(n, "__rust_"):
 			s.rustNames++
-		case strings.HasPrefix(n, "_Z"), strings.Contains(n, "::") && strings.Contains(n, "("):
+		case strings.HasPrefix(n, "_Z"), strings.HasPrefix(n, "__Z"), strings.Contains(n, "::") && strings.Contains(n, "("):
+			// Emscripten writes Itanium names with an extra underscore (__ZN…).
 			s.cppNames++
 		case strings.HasPrefix(n, "~lib/"):
 			s.asNames++

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
+	"github.com/wasmdbg/wasmdbg/internal/loc"
 	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
@@ -310,8 +311,9 @@ func readReplayInput(io stdio, input string) (*replay.Capture, string, error) {
 }
 
 // openResolver opens the module's symbolizer; a module it cannot read is
-// still replayed, with frames as the name section has them.
-func openResolver(io stdio, path string, wasm []byte, debugFile string) *symbolize.Module {
+// still replayed, with frames as the name section has them. It returns an
+// untyped nil then, never a nil *symbolize.Module inside the interface.
+func openResolver(io stdio, path string, wasm []byte, debugFile string) loc.Resolver {
 	opts := symbolize.Options{DebugFile: debugFile, Warn: func(msg string) {
 		fmt.Fprintf(io.err, "wasmdbg: warning: %s\n", msg)
 	}}

@@ -160,3 +160,21 @@ func TestCaptureConvert(t *testing.T) {
 		t.Errorf("replaying the converted capture: exit %d, %s", code, stderr)
 	}
 }
+
+// A module the symbolizer refuses (here: a --debug-file of other code) is
+// still replayed; its trap is shown with the name section's frames instead of
+// a nil *symbolize.Module inside loc.Resolver panicking on Lookup.
+func TestReplayUnsymbolizableModule(t *testing.T) {
+	module := replayTestdata + "wat/basic.wasm"
+	other := replayTestdata + "wat/badimport.wasm"
+	code, out, errs := runIn(t, "", "replay", replayTestdata+"captures/basic.json", "--module", module, "--debug-file", other, "--no-cache")
+	if code != exitTrapped {
+		t.Fatalf("exit %d; want %d (trapped)\nstderr: %s", code, exitTrapped, errs)
+	}
+	if !strings.Contains(errs, "wasmdbg: warning: frames will not be symbolized: ") {
+		t.Errorf("stderr %q; want the warning that frames will not be symbolized", errs)
+	}
+	if !strings.Contains(out, "  0:  0x246 - crash_inner") {
+		t.Errorf("stdout lacks the V8 frame of the trap:\n%s", out)
+	}
+}

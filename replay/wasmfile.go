@@ -102,7 +102,7 @@ func parseModule(b []byte) (*moduleInfo, error) {
 		m.names = map[uint32]string{}
 	}
 	for _, t := range pm.Types {
-		m.types = append(m.types, funcType{params: valTypes(t.Params), results: valTypes(t.Results)})
+		m.types = append(m.types, funcType{params: t.Params, results: t.Results})
 	}
 	for _, im := range pm.Imports {
 		switch im.Kind {
@@ -142,14 +142,6 @@ func parseModule(b []byte) (*moduleInfo, error) {
 		}
 	}
 	return m, nil
-}
-
-func valTypes(ts []wasm.ValType) []abi.ValType {
-	out := make([]abi.ValType, len(ts))
-	for i, t := range ts {
-		out[i] = abi.ValType(t)
-	}
-	return out
 }
 
 // hasDWARF reports whether the module carries DWARF custom sections.

@@ -1,30 +1,22 @@
 package abi
 
-import "strings"
+import (
+	"strings"
 
-// ValType is a WebAssembly value type in a signature.
-type ValType byte
-
-const (
-	I32 ValType = 0x7f
-	I64 ValType = 0x7e
-	F32 ValType = 0x7d
-	F64 ValType = 0x7c
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
 )
 
-func (t ValType) String() string {
-	switch t {
-	case I32:
-		return "i32"
-	case I64:
-		return "i64"
-	case F32:
-		return "f32"
-	case F64:
-		return "f64"
-	}
-	return "?"
-}
+// ValType is a WebAssembly value type in a signature: the section reader's
+// type, so a signature read from a module compares with the tables here.
+type ValType = wasm.ValType
+
+// The number types the Proxy-Wasm ABI uses.
+const (
+	I32 = wasm.I32
+	I64 = wasm.I64
+	F32 = wasm.F32
+	F64 = wasm.F64
+)
 
 // Kind says what a parameter or result means, so a tracer or a host can
 // decode it: an enum, a context id, or a pointer into guest memory.

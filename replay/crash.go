@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
+	"github.com/wasmdbg/wasmdbg/symbolize"
 	"github.com/wasmdbg/wasmdbg/tracer"
 )
 
@@ -44,20 +45,24 @@ type Frame struct {
 // framesFromError builds V8-shaped frames from a wazero error's offsets.
 func (vm *VM) framesFromError(text string) []Frame {
 	info := vm.mod.info
+	conv := vm.mod.offsetConverter()
+	if conv == nil {
+		return nil
+	}
 	var frames []Frame
 	for _, off := range vm.mod.trapOffsets(text) {
 		if len(frames) == maxBacktraceFrames {
 			break
 		}
-		mo, err := info.parsed.ModuleOffset(off)
+		mo, err := conv.ModuleOffset(off)
 		if err != nil {
 			continue
 		}
-		body, ok := info.parsed.FuncAt(mo)
-		if !ok {
+		fo, err := conv.FuncOffset(mo)
+		if err != nil {
 			continue
 		}
-		fi := body.Func
+		fi := fo.Func
 		f := Frame{
 			Index:   len(frames),
 			Module:  mo,
@@ -74,6 +79,16 @@ func (vm *VM) framesFromError(text string) []Frame {
 		frames = append(frames, f)
 	}
 	return frames
+}
+
+// offsetConverter returns the symbolizer that converts the module's
+// offsets between conventions, or nil when it cannot read the module (then
+// there are no frames to show).
+func (m *Module) offsetConverter() *symbolize.Module {
+	m.offsetsOnce.Do(func() {
+		m.offsets, _ = symbolize.New("plugin.wasm", m.wasm, symbolize.Options{})
+	})
+	return m.offsets
 }
 
 // v8FunctionName is the name V8 prints for function index i: the name

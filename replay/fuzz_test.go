@@ -57,9 +57,7 @@ func FuzzParseModule(f *testing.F) {
 			return
 		}
 		for _, body := range m.parsed.Code {
-			if off, err := m.parsed.CodeOffset(body.Start); err == nil {
-				m.parsed.ModuleOffset(off)
-			}
+			m.parsed.FuncAt(body.Start)
 		}
 		withOffsetDWARF(b, m, "x")
 	})

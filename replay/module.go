@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -27,6 +28,7 @@ import (
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 	"github.com/wasmdbg/wasmdbg/internal/inspect"
 	"github.com/wasmdbg/wasmdbg/internal/loc"
+	"github.com/wasmdbg/wasmdbg/symbolize"
 )
 
 // DefaultTimeout is the per-callback time limit when none is given.
@@ -85,6 +87,12 @@ type Module struct {
 	// wazero's own checks are used instead.
 	fuel    *fuelMap
 	fuelErr error
+
+	// offsets converts wazero's code offsets to V8's module offsets and
+	// function indices (package symbolize converts; DESIGN.md §3.1),
+	// opened at the first trap.
+	offsetsOnce sync.Once
+	offsets     *symbolize.Module
 }
 
 // LoadError is a module that cannot run at all: not wasm, no ABI marker, an

@@ -286,37 +286,3 @@ func (m *Module) FuncAt(off loc.ModuleOffset) (Body, bool) {
 	return Body{}, false
 }
 
-// CodeOffset converts a module offset inside the code section's payload to
-// a code offset (DWARF's address space).
-func (m *Module) CodeOffset(off loc.ModuleOffset) (loc.CodeOffset, error) {
-	cs, ok := m.Section(SectionCode)
-	if !ok {
-		return 0, fmt.Errorf("module offset %s: the module has no code section", off)
-	}
-	if off < cs.PayloadOffset || off >= cs.End() {
-		return 0, fmt.Errorf("module offset %s is outside the code section (%s to %s)", off, cs.PayloadOffset, cs.End())
-	}
-	return loc.CodeOffset(off - cs.PayloadOffset), nil
-}
-
-// ModuleOffset converts a code offset to a module offset.
-func (m *Module) ModuleOffset(off loc.CodeOffset) (loc.ModuleOffset, error) {
-	cs, ok := m.Section(SectionCode)
-	if !ok {
-		return 0, fmt.Errorf("code offset 0x%x: the module has no code section", uint64(off))
-	}
-	if uint64(off) >= uint64(cs.Size) {
-		return 0, fmt.Errorf("code offset 0x%x is past the end of the code section (size 0x%x)", uint64(off), cs.Size)
-	}
-	return cs.PayloadOffset + loc.ModuleOffset(off), nil
-}
-
-// FuncOffset converts a module offset to a function-relative offset: the
-// function containing it and the distance from its body's Start.
-func (m *Module) FuncOffset(off loc.ModuleOffset) (loc.FuncOffset, error) {
-	b, ok := m.FuncAt(off)
-	if !ok {
-		return loc.FuncOffset{}, fmt.Errorf("module offset %s is not inside a function body", off)
-	}
-	return loc.FuncOffset{Func: b.Func, Offset: uint64(off - b.Start)}, nil
-}

@@ -285,4 +285,3 @@ func (m *Module) FuncAt(off loc.ModuleOffset) (Body, bool) {
 	}
 	return Body{}, false
 }
-

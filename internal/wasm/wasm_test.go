@@ -166,9 +166,9 @@ func TestOffsets(t *testing.T) {
 		t.Fatalf("bodies %+v\nwant %+v", m.Code, wantBodies)
 	}
 	for _, tt := range []struct {
-		off  loc.ModuleOffset
-		fn   uint32
-		ok   bool
+		off loc.ModuleOffset
+		fn  uint32
+		ok  bool
 	}{
 		{0x69, 1, true}, {0x84, 1, true}, {0x85, 0, false}, {0x86, 2, true},
 		{0xb9, 2, true}, {0xba, 0, false}, {0x0, 0, false}, {0x67, 0, false},
@@ -185,7 +185,6 @@ func TestOffsets(t *testing.T) {
 		t.Error("Body(0) of an imported function")
 	}
 }
-
 
 // The module builders below make hand-made inputs for the error tables.
 

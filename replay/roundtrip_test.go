@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,38 +32,66 @@ func TestTracerReadsReplayOutput(t *testing.T) {
 			c    *Capture
 		}{"cpp demo", fixtureModule(t, f), DemoCapture()})
 	}
+	// Every crash path of the C and C++ plugins: their panic says why on
+	// stderr (a plugin log at error) and aborts, a shape tracer links by
+	// its place, not its text.
+	for _, name := range []string{"cpp", "c"} {
+		f, ok := fixtures.Get(name)
+		if !ok {
+			t.Fatalf("no %s fixture", name)
+		}
+		for _, cc := range crashCases(t, f, fixtureDirs[f.Language]) {
+			m := fixtureModule(t, f)
+			if strings.HasSuffix(cc.key, "x-crash=oom") {
+				m = fixtureModuleLimited(t, f, 4096) // as in TestFixtureCrashPaths
+			}
+			cases = append(cases, struct {
+				name string
+				m    *Module
+				c    *Capture
+			}{cc.key, m, cc.capture})
+		}
+	}
+	// Quiet leaves out the wasm:trace stream: tracer then links a crash
+	// to the plugin's last words by their place in the log alone.
+	verbosities := []struct {
+		name string
+		v    Verbosity
+	}{{"trace", Trace}, {"quiet", Quiet}}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var text bytes.Buffer
-			var want []*tracer.Event
-			r := NewRenderer(&text)
-			sink := func(ev *tracer.Event) {
-				r.Event(ev)
-				want = append(want, ev)
-			}
-			if _, err := Replay(context.Background(), tc.m, tc.c, RunOptions{Sink: sink, Verbosity: Trace}); err != nil {
-				t.Fatal(err)
-			}
-			r.Flush()
-			var got []tracer.Event
-			_, err := tracer.Scan(bytes.NewReader(text.Bytes()), tracer.Options{File: "replay.log", Strict: true}, func(e *tracer.Event) error {
-				if e.Kind != tracer.KindFinding {
-					got = append(got, *e)
+		for _, vb := range verbosities {
+			t.Run(tc.name+"/"+vb.name, func(t *testing.T) {
+				var text bytes.Buffer
+				var want []*tracer.Event
+				r := NewRenderer(&text)
+				sink := func(ev *tracer.Event) {
+					r.Event(ev)
+					want = append(want, ev)
 				}
-				return nil
+				if _, err := Replay(context.Background(), tc.m, tc.c, RunOptions{Sink: sink, Verbosity: vb.v}); err != nil {
+					t.Fatal(err)
+				}
+				r.Flush()
+				var got []tracer.Event
+				_, err := tracer.Scan(bytes.NewReader(text.Bytes()), tracer.Options{File: "replay.log", Strict: true}, func(e *tracer.Event) error {
+					if e.Kind != tracer.KindFinding {
+						got = append(got, *e)
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(got) != len(want) {
+					t.Fatalf("tracer read %d events, replay emitted %d", len(got), len(want))
+				}
+				for i := range want {
+					if d := eventDiff(want[i], &got[i]); d != "" {
+						t.Errorf("event %d (%s %s %s): %s", i+1, want[i].Kind, want[i].Direction, want[i].Function, d)
+					}
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(got) != len(want) {
-				t.Fatalf("tracer read %d events, replay emitted %d", len(got), len(want))
-			}
-			for i := range want {
-				if d := eventDiff(want[i], &got[i]); d != "" {
-					t.Errorf("event %d (%s %s %s): %s", i+1, want[i].Kind, want[i].Direction, want[i].Function, d)
-				}
-			}
-		})
+		}
 	}
 }
 
@@ -77,11 +106,13 @@ func eventDiff(w, g *tracer.Event) string {
 		Return                    string
 		Status, Action            string
 		Plugin, Message, Callback string
+		PanicText                 string
 		Frames                    []string
 	}
 	mk := func(e *tracer.Event) view {
 		v := view{Kind: e.Kind, Time: e.Time, Level: e.Level, Thread: e.Thread, Direction: e.Direction, Function: e.Function,
-			Args: e.Args, Status: e.Status, Action: e.Action, Plugin: e.Plugin, Message: e.Message, Callback: e.Callback}
+			Args: e.Args, Status: e.Status, Action: e.Action, Plugin: e.Plugin, Message: e.Message, Callback: e.Callback,
+			PanicText: e.PanicText}
 		if e.Return != nil {
 			v.Return = string(*e.Return)
 		}

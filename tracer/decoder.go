@@ -60,6 +60,10 @@ type Call struct {
 
 	pending []pendingStatus
 	flagged bool // a placement finding was reported for this call
+	// lastErr is the last plugin log at error or critical written while
+	// this was the innermost open callback: the last words linked to a
+	// crash that ends it when no recognised panic text came.
+	lastErr LogRef
 }
 
 // LogRef is a plugin log line inside a callback.
@@ -127,6 +131,10 @@ type Decoder struct {
 	pendingSigs []Event
 	contexts    []*Context
 	lastThread  *threadState
+	// errThreads are the threads whose last record is a plugin log at
+	// error or critical (threadState.errLog): few, so every record checks
+	// them.
+	errThreads  []*threadState
 	lastTime    []byte // the last record's raw time and its rendering
 	lastTimeStr string
 	ctxIndex    map[ctxKey]*Context
@@ -153,6 +161,9 @@ type threadState struct {
 	lastLog        LogRef
 	lastTrapped    string // callback a crash ended, whose late "return: void" (wasmtime) is ignored
 	effective      bool   // proxy_set_effective_context called in the open callback
+	// errLog is the thread's last record while that record is a plugin
+	// log at error or critical; the next record of the thread clears it.
+	errLog LogRef
 }
 
 // NewDecoder returns a Decoder.
@@ -190,6 +201,14 @@ func (e *MalformedError) Error() string {
 // Decode turns one record into events. The returned slice is reused by
 // the next call. In Strict mode a malformed line is an error.
 func (d *Decoder) Decode(r *Record) ([]Event, error) {
+	evs, err := d.decode(r)
+	if len(d.errThreads) > 0 {
+		d.expireErrLogs(r)
+	}
+	return evs, err
+}
+
+func (d *Decoder) decode(r *Record) ([]Event, error) {
 	d.out = d.out[:0]
 	d.sum.Records++
 	if r.truncated {
@@ -635,7 +654,8 @@ func (d *Decoder) pluginLogMessage(r *Record, plugin, message string) {
 		p := panicRef{line: r.Line, text: e.Message, key: t.key()}
 		t.lastPanic, d.lastPanic = p, p
 	}
-	if cb := t.callback(); cb != nil {
+	cb := t.callback()
+	if cb != nil {
 		if len(cb.Logs) < maxChildren {
 			cb.Logs = append(cb.Logs, ref)
 		}
@@ -643,6 +663,15 @@ func (d *Decoder) pluginLogMessage(r *Record, plugin, message string) {
 			id := cb.ContextID
 			e.ContextID = &id
 		}
+	}
+	if isErrorOrWorse(e.Level) {
+		if cb != nil {
+			cb.lastErr = ref
+		}
+		if t.errLog.Line == 0 {
+			d.errThreads = append(d.errThreads, t)
+		}
+		t.errLog = ref
 	}
 	if isWarnOrWorse(e.Level) {
 		for _, n := range t.stack {
@@ -654,7 +683,69 @@ func (d *Decoder) pluginLogMessage(r *Record, plugin, message string) {
 }
 
 func isWarnOrWorse(level string) bool {
-	return level == "warning" || level == "error" || level == "critical"
+	return level == "warning" || isErrorOrWorse(level)
+}
+
+func isErrorOrWorse(level string) bool { return level == "error" || level == "critical" }
+
+// lastWordsWindow is how many input lines a crash may follow the plugin
+// log it is linked to by lastWords without a wasm:trace stream (other
+// threads' lines come in between).
+const lastWordsWindow = 50
+
+// expireErrLogs clears the last-record error log of r's thread unless r is
+// that log: the thread wrote something else since.
+func (d *Decoder) expireErrLogs(r *Record) {
+	kept := d.errThreads[:0]
+	for _, t := range d.errThreads {
+		if t.errLog.Line == 0 || t.errLog.Line != r.Line && t.thread == string(r.Thread) && t.origin == string(r.Origin) ||
+			r.Line-t.errLog.Line > lastWordsWindow {
+			t.errLog = LogRef{}
+			continue
+		}
+		kept = append(kept, t)
+	}
+	clear(d.errThreads[len(kept):])
+	d.errThreads = kept
+}
+
+// lastWords finds the plugin's last words for a crash whose panic text is
+// in no shape panicKind recognises (a C or C++ plugin's message on stderr
+// before abort, any SDK's error log): the last plugin log at error or
+// critical written inside the callback the trap ended (n, with the
+// callbacks nested in it), when a wasm:trace stream shows it; without one,
+// the thread's last record before the crash when it is such a log, within
+// lastWordsWindow lines. A log of a callback that returned is never taken:
+// its return line, or any later record of the thread, comes in between.
+func (d *Decoder) lastWords(line int, t *threadState, owner *threadState, n *Call) LogRef {
+	if n != nil {
+		var best LogRef
+		for i := len(owner.stack) - 1; i >= 0; i-- {
+			c := owner.stack[i]
+			if c.Direction == HostToVM && c.lastErr.Line > best.Line {
+				best = c.lastErr
+			}
+			if c == n {
+				return best
+			}
+		}
+		return LogRef{}
+	}
+	if len(t.thread) > 0 || t.errLog.Line > 0 {
+		if t.errLog.Line > 0 && line-t.errLog.Line <= lastWordsWindow {
+			return t.errLog
+		}
+		return LogRef{}
+	}
+	// A crash record without a thread (an Istio JSON line without
+	// "thread"): the most recent such log of any thread.
+	var best LogRef
+	for _, o := range d.errThreads {
+		if o.errLog.Line > best.Line && line-o.errLog.Line <= lastWordsWindow {
+			best = o.errLog
+		}
+	}
+	return best
 }
 
 // crash handles a trap report and links it to what came before.
@@ -666,6 +757,8 @@ func (d *Decoder) crash(r *Record, c Crash) {
 		e.Level = "error"
 	}
 	e.Callback, e.Message, e.Runtime, e.Frames = c.Callback, c.Message, c.Runtime, c.Frames
+	// The callback the trap ended, when a wasm:trace stream is present.
+	owner, n := d.trappedCallback(t, c.Callback)
 	// The plugin's panic text, logged just before on the same thread.
 	p := t.lastPanic
 	if p.line == 0 && len(t.thread) == 0 {
@@ -677,9 +770,14 @@ func (d *Decoder) crash(r *Record, c Crash) {
 		if d.lastPanic.line == p.line {
 			d.lastPanic = panicRef{}
 		}
+	} else if w := d.lastWords(r.Line, t, owner, n); w.Line > 0 && w.Line < r.Line {
+		e.PanicText, e.PanicLine = w.Message, w.Line
+		for _, o := range d.errThreads {
+			if o.errLog.Line == w.Line {
+				o.errLog = LogRef{} // linked once
+			}
+		}
 	}
-	// The callback the trap ended, when a wasm:trace stream is present.
-	owner, n := d.trappedCallback(t, c.Callback)
 	if n != nil {
 		if n.HasContext {
 			id := n.ContextID

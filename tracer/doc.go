@@ -28,8 +28,10 @@
 //   - Decoder turns Records into Events: ParseCall for wasm:trace lines,
 //     ParseCrash for trap reports, ClassifyVMFailure for load failures,
 //     plugin logs; it pairs calls per thread into call trees (Context,
-//     Call), links each crash to the plugin's panic text, the callback it
-//     ended and that callback's last host calls, reports findings (host
+//     Call), links each crash to the plugin's panic text (a recognised
+//     panic shape, else its last log at error or critical inside the
+//     callback the trap ended), the callback it ended and that callback's
+//     last host calls, reports findings (host
 //     calls where they cannot work, ignored statuses, known crash
 //     signatures), and symbolizes frames through a loc.Resolver.
 //   - Stats aggregates Records directly, without events, for `wasmdbg

@@ -71,6 +71,10 @@ func ParseCrash(msg []byte) (c Crash, ok bool) {
 	case bare:
 		c.Callback = string(name)
 		c.Message = strings.TrimSpace(string(after))
+	case strings.TrimRight(first, " \t") == inVMHeader:
+		// The frames of a V8 trap whose header was cut: the callback is
+		// known only from the frames, the trap text not at all.
+		c.Runtime = RuntimeV8
 	case strings.HasPrefix(first, "Function: ") || strings.HasPrefix(first, "Function "):
 		rest := strings.TrimPrefix(strings.TrimPrefix(first, "Function"), ":")
 		rest = strings.TrimLeft(rest, " ")
@@ -270,6 +274,9 @@ func looksLikeCrash(s string) bool {
 		return true
 	}
 	if _, _, ok := bareFailedHeader([]byte(first)); ok {
+		return true
+	}
+	if strings.TrimRight(first, " \t") == inVMHeader {
 		return true
 	}
 	if i := strings.Index(first, "failed to call function: "); i >= 0 {

@@ -165,6 +165,19 @@ func TestClassifyVMFailure(t *testing.T) {
 		{"Plugin authz failed to load", ReasonPluginFailClosed, "FAIL_OPEN"},
 		{"[C1][S2] Sending local reply with details wasm_fail_stream", ReasonStreamFailed, "FAIL_RELOAD"},
 		{"failed to new instance: unknown import: `env::proxy_continue_stream` has not been defined", ReasonMissingImport, "env.proxy_continue_stream exists only"},
+		// Spellings of releases before mid-2020, and messages they threw
+		// inside a rejected listener update.
+		{"Wasm VM failed Wasm missing malloc", ReasonMissingMalloc, "-Wl,--export=malloc"},
+		{"WASM missing malloc", ReasonMissingMalloc, "proxy_on_memory_allocate"},
+		{"Failed to load WASM module due to a missing import: env.js_fetch", ReasonMissingImport, "env.js_fetch"},
+		{"Failed to parse corrupted WASM module", ReasonLoadFailed, "wasmdbg inspect"},
+		{"Failed to configure WASM code", ReasonConfigureFailed, "proxy_on_configure"},
+		{"Failed to load Wasm code (fetching) from http://store.local/a.wasm", ReasonFetchFailed, "sha256"},
+		{"gRPC config for type.googleapis.com/envoy.api.v2.Listener rejected: Error adding/updating listener(s) in-8080: Failed to load WASM code (fetching) from http://store.local/a.wasm", ReasonFetchFailed, "sha256"},
+		{"Failed to load WASM module due to a missing import: __wbindgen_placeholder__.__wbindgen_object_drop_ref", ReasonMissingImport, "cargo tree -i wasm-bindgen"},
+		{"Failed to load Wasm module due to a missing import: wbg.__wbg_now_a1b2", ReasonMissingImport, "wasm-bindgen's glue"},
+		// Envoy logs it whatever the failure policy.
+		{"Plugin rate-limiter failed to load", ReasonPluginFailClosed, "Under failure_policy FAIL_CLOSED, the default"},
 	}
 	for _, tt := range tests {
 		f, ok := ClassifyVMFailure(tt.msg)

@@ -249,11 +249,42 @@ func (d *Decoder) decode(r *Record) ([]Event, error) {
 		d.vmFailure(r, f)
 		return d.out, nil
 	}
+	if inner, ok := quotedMessage(msg); ok {
+		if crash, ok := ParseCrash(inner); ok {
+			d.crash(r, crash)
+			return d.out, nil
+		}
+		if f, ok := ClassifyVMFailure(string(inner)); ok {
+			d.vmFailure(r, f)
+			return d.out, nil
+		}
+	}
 	e := d.base(r, KindOther)
 	e.Message = string(msg)
 	d.emit(e)
 	d.sum.Other++
 	return d.out, nil
+}
+
+// quotedMessage finds a host's message quoted whole inside a line a
+// person pasted: between inline-code backticks ("`Failed to load …`"),
+// or as the exception of a failed Envoy test ("C++ exception with
+// description "Function: … failed: …" thrown in the test body.").
+func quotedMessage(msg []byte) ([]byte, bool) {
+	if bytes.IndexByte(msg, '\n') >= 0 {
+		return nil, false
+	}
+	if n := len(msg); n > 2 && msg[0] == '`' && msg[n-1] == '`' && msg[1] != '`' {
+		return msg[1 : n-1], true
+	}
+	const gtest = `C++ exception with description "`
+	if i := bytes.Index(msg, []byte(gtest)); i >= 0 {
+		rest := msg[i+len(gtest):]
+		if j := bytes.LastIndex(rest, []byte(`" thrown in `)); j > 0 {
+			return rest[:j], true
+		}
+	}
+	return nil, false
 }
 
 // Flush ends the input: callbacks still open are closed as unreturned,

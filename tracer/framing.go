@@ -192,7 +192,7 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 			*l = line{origin: origin, msg: b, bad: "malformed Envoy log prefix"}
 			return false
 		}
-		return parseEnvoyNoTime(b, l)
+		return parseEnvoyNoTime(b, l) || parseCallerOnly(b, l)
 	case c >= 'a' && c <= 'z':
 		return parseIstioNoTime(b, l)
 	case c >= 'A' && c <= 'Z' && len(b) > 2 && b[1] == ' ' && isDigit(b[2]):
@@ -695,6 +695,19 @@ func parseEnvoyNoTime(b []byte, l *line) bool {
 	l.framing = FramingEnvoy
 	l.level, l.logger = level, logger
 	l.msg = cutCaller(rest, l)
+	return true
+}
+
+// parseCallerOnly parses an Envoy line a person cut down to its location
+// and message: "[source/extensions/common/wasm/wasm_vm.cc:38] message".
+func parseCallerOnly(b []byte, l *line) bool {
+	j := bytes.IndexByte(b, ']')
+	if j < 2 || j+1 >= len(b) || b[j+1] != ' ' || !isLocation(b[1:j]) {
+		return false
+	}
+	l.framing = FramingEnvoy
+	l.caller = b[1:j]
+	l.msg = b[j+2:]
 	return true
 }
 

@@ -360,6 +360,14 @@ func (rd *Reader) addLine(b []byte) *Record {
 		}
 		return nil
 	}
+	if bt == btHeader && isInVMHeader(trimmed) && (target == nil || !target.crashHead) {
+		// cpp-host's backtrace header with no trap header before it (a
+		// paste that kept only the backtrace): a crash of its own, not
+		// the continuation of the line before.
+		l.msg = trimmed
+		rd.startRecord(l)
+		return nil
+	}
 	if len(trimmed) == 0 {
 		// Blank lines between frames or messages belong to an open
 		// message; otherwise they are dropped.
@@ -681,7 +689,7 @@ const (
 // backtraces (left-trimmed), which may arrive after other threads' lines.
 func backtraceLine(b []byte) btKind {
 	switch {
-	case bytes.HasPrefix(b, []byte("Proxy-Wasm plugin in-VM backtrace:")),
+	case bytes.HasPrefix(b, []byte(inVMHeader)),
 		bytes.HasPrefix(b, []byte("wasm backtrace:")), bytes.HasPrefix(b, []byte("wasm backrace:")),
 		bytes.HasPrefix(b, []byte("V8 message:")), bytes.HasPrefix(b, []byte("message from V8:")),
 		bytes.HasPrefix(b, []byte("WAVM message:")):
@@ -709,6 +717,15 @@ func backtraceLine(b []byte) btKind {
 		return btFrame
 	}
 	return btNone
+}
+
+// inVMHeader is the line cpp-host puts between a V8 trap's header and its
+// frames.
+const inVMHeader = "Proxy-Wasm plugin in-VM backtrace:"
+
+// isInVMHeader reports whether b is cpp-host's backtrace header alone.
+func isInVMHeader(b []byte) bool {
+	return bytes.Equal(bytes.TrimRight(b, " \t"), []byte(inVMHeader))
 }
 
 // isCallMessage reports whether msg is a wasm:trace line.
@@ -751,6 +768,9 @@ func isCrashHeader(msg []byte) bool {
 	}
 	if len(first) > 0 && first[0] == 'F' {
 		return bytes.HasPrefix(first, []byte("Function")) && bytes.Contains(first, []byte(" failed:"))
+	}
+	if isInVMHeader(first) {
+		return true
 	}
 	if _, _, ok := bareFailedHeader(first); ok {
 		return true

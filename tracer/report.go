@@ -145,7 +145,11 @@ func writeCrash(w *bufio.Writer, e *Event) {
 	if cb == "" {
 		cb = "plugin"
 	}
-	fmt.Fprintf(w, "CRASH  %s trapped: %s  [%s]\n", cb, e.Message, e.Runtime)
+	msg := e.Message
+	if msg == "" {
+		msg = "(the trap text is not in the log)"
+	}
+	fmt.Fprintf(w, "CRASH  %s trapped: %s  [%s]\n", cb, msg, e.Runtime)
 	fmt.Fprintf(w, "  at %s\n", where(e))
 	if e.PanicText != "" {
 		lines := strings.Split(strings.TrimRight(e.PanicText, "\n"), "\n")
@@ -380,8 +384,45 @@ func NewJSONWriter(w io.Writer) *JSONWriter {
 	return &JSONWriter{w: bw, enc: enc}
 }
 
-// Write writes one event.
-func (j *JSONWriter) Write(e *Event) error { return j.enc.Encode(e) }
+// Write writes one event. The fields DESIGN §3.2 requires of its kind are
+// written even when empty: a plugin log with no prefix ids or an empty
+// message, a crash whose callback a paste cut or whose runtime printed no
+// frames.
+func (j *JSONWriter) Write(e *Event) error {
+	switch {
+	case e.Kind == KindPluginLog && (e.Plugin == "" || e.Message == ""):
+		return j.enc.Encode(pluginLogJSON{e, e.Plugin, e.Message})
+	case e.Kind == KindCrash && (e.Callback == "" || e.Message == "" || len(e.Frames) == 0):
+		frames := e.Frames
+		if frames == nil {
+			frames = []Frame{}
+		}
+		return j.enc.Encode(crashJSON{e, e.Callback, e.Message, frames})
+	case (e.Kind == KindOther || e.Kind == KindVMFailure || e.Kind == KindFinding) && e.Message == "":
+		return j.enc.Encode(messageJSON{e, e.Message})
+	}
+	return j.enc.Encode(e)
+}
+
+// The JSON forms of events with required fields left empty: the outer
+// field hides the embedded one of the same name, without omitempty.
+type (
+	pluginLogJSON struct {
+		*Event
+		Plugin  string `json:"plugin"`
+		Message string `json:"message"`
+	}
+	crashJSON struct {
+		*Event
+		Callback string  `json:"callback"`
+		Message  string  `json:"message"`
+		Frames   []Frame `json:"frames"`
+	}
+	messageJSON struct {
+		*Event
+		Message string `json:"message"`
+	}
+)
 
 // Flush writes buffered events out.
 func (j *JSONWriter) Flush() error { return j.w.Flush() }

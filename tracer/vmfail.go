@@ -37,23 +37,28 @@ type VMFailure struct {
 // vmFailurePatterns map the messages of proxy-wasm-cpp-host and Envoy
 // (reference §3.5, §4.2) to reasons, most specific first. Each message is
 // matched as a prefix of the record (after Envoy's "Wasm VM failed "), or
-// anywhere when contains is set.
+// anywhere when contains is set, ignoring case: releases before mid-2020
+// spelled every "Wasm" of these messages "WASM".
 var vmFailurePatterns = []struct {
 	text     string
 	reason   string
 	contains bool
 }{
 	{"Failed to load Wasm module due to a missing import: ", ReasonMissingImport, false},
-	{"Failed to load WASM module due to a missing import: ", ReasonMissingImport, false},
 	{"Failed to load Wasm module due to an import type mismatch", ReasonImportTypeMismatch, false},
-	{"Failed to load WASM module due to an import type mismatch", ReasonImportTypeMismatch, false},
 	{"Bad function signature for: ", ReasonBadExportSignature, false},
 	{"Missing or unknown Proxy-Wasm ABI version", ReasonUnknownABIVersion, false},
 	// envoy-wasm (Istio 1.5–1.8) and its exception inside a rejected
 	// listener update.
 	{"WASM missing Proxy-Wasm ABI version", ReasonUnknownABIVersion, true},
 	{"Wasm module is missing malloc function", ReasonMissingMalloc, false},
+	// cpp-host before its ABI-version release (2020): "Wasm missing malloc",
+	// "WASM missing malloc" before that.
+	{"Wasm missing malloc", ReasonMissingMalloc, false},
 	{"Failed to load Wasm code (fetch failed)", ReasonFetchFailed, false},
+	// A remote module not fetched yet (Envoy logs it at trace; Envoy
+	// 1.6–1.8 threw it, so it also ends a rejected listener update).
+	{"Failed to load Wasm code (fetching)", ReasonFetchFailed, true},
 	{"Failed to load Wasm code", ReasonLoadFailed, false},
 	{"Failed to load Wasm bytecode", ReasonLoadFailed, false},
 	{"Failed to parse corrupted Wasm module", ReasonLoadFailed, false},
@@ -72,6 +77,7 @@ var vmFailurePatterns = []struct {
 	{"Failed to configure base Wasm plugin", ReasonConfigureFailed, false},
 	{"Failed to configure thread-local Wasm plugin", ReasonConfigureFailed, false},
 	{"Failed to configure thread-local Wasm code", ReasonConfigureFailed, false},
+	{"Failed to configure Wasm code", ReasonConfigureFailed, false},
 	// "(in progress)", "(cached)": a remote fetch that failed now or before.
 	{"createWasm: failed to load ", ReasonFetchFailed, false},
 	{"error in converting the wasm config to local", ReasonFetchFailed, true},
@@ -91,17 +97,21 @@ var vmFailurePatterns = []struct {
 func ClassifyVMFailure(msg string) (VMFailure, bool) {
 	first, _, _ := strings.Cut(msg, "\n")
 	text := strings.TrimSpace(first)
-	text = strings.TrimPrefix(text, "Wasm VM failed ")
+	if len(text) > 15 && strings.EqualFold(text[:15], "Wasm VM failed ") {
+		text = text[15:]
+	}
 	for _, p := range vmFailurePatterns {
+		at := 0
 		if p.contains {
-			if !strings.Contains(text, p.text) {
+			at = indexFold(text, p.text)
+			if at < 0 {
 				continue
 			}
-		} else if !strings.HasPrefix(text, p.text) {
+		} else if len(text) < len(p.text) || !strings.EqualFold(text[:len(p.text)], p.text) {
 			continue
 		}
 		f := VMFailure{Reason: p.reason, Message: text}
-		f.explain(p.text)
+		f.explain(text[at : at+len(p.text)])
 		return f, true
 	}
 	if strings.HasPrefix(text, "Plugin ") && pluginFailedToLoad(text) {
@@ -110,6 +120,16 @@ func ClassifyVMFailure(msg string) (VMFailure, bool) {
 		return f, true
 	}
 	return VMFailure{}, false
+}
+
+// indexFold is strings.Index ignoring ASCII case; sub is not empty.
+func indexFold(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if (s[i]|0x20) == (sub[0]|0x20) && strings.EqualFold(s[i:i+len(sub)], sub) {
+			return i
+		}
+	}
+	return -1
 }
 
 // pluginFailedToLoad matches Envoy's critical "Plugin {} failed to load".
@@ -179,6 +199,13 @@ func (f *VMFailure) explain(pattern string) {
 			"WASI basics and memory growth are allowed (proxy-wasm-cpp-host startVm allow-list), or a capability_restriction_config " +
 			"denies it. Move the call into proxy_on_vm_start, proxy_on_configure or a later callback, or allow the capability."
 	case ReasonPluginFailClosed:
+		if pattern == "" {
+			// Envoy's "Plugin {} failed to load" comes whatever the policy.
+			f.Hint = "the plugin's VM could not be created; the lines before name the cause (a fetch, a missing import, " +
+				"a start-up trap). Under failure_policy FAIL_CLOSED, the default, the filter then fails every request " +
+				"(503 with details wasm_fail_stream); FAIL_OPEN (Istio failStrategy: FAIL_OPEN) skips the plugin instead."
+			break
+		}
 		f.Hint = "the plugin did not load and its failure policy is fail-closed, so the filter fails every request " +
 			"(503 with details wasm_fail_stream). Fix the load error above; while you do, failure_policy: FAIL_OPEN " +
 			"(Istio failStrategy: FAIL_OPEN) skips the plugin instead."
@@ -216,6 +243,10 @@ func missingImportHint(imp string) string {
 	case mod == abi.WASIPreview1 || mod == abi.WASIUnstable:
 		return imp + " is a WASI function no Proxy-Wasm host implements: the module uses a standard-library feature " +
 			"(files, sockets, threads) the sandbox does not have. Remove that dependency, or check with `wasmdbg inspect` which imports are unsatisfied."
+	case mod == "__wbindgen_placeholder__" || mod == "wbg" || strings.HasPrefix(mod, "__wbindgen"):
+		return imp + " is wasm-bindgen's glue to a JavaScript host: a dependency of the plugin is built for the browser " +
+			"(getrandom's js feature, chrono's wasmbind, uuid's js…). Build for wasm32-wasip1 (wasm32-wasi) and turn those " +
+			"features off; `cargo tree -i wasm-bindgen` shows which crate pulls it in."
 	case mod == "env" && strings.HasPrefix(name, "proxy_"):
 		return imp + " is not a Proxy-Wasm host function in any ABI version; the SDK targets a fork or a newer host " +
 			"(e.g. Higress or Kong extensions). Use an SDK release for this proxy."

@@ -20,8 +20,9 @@ import (
 // or a source map is looked up, in order: at its own path when that is
 // absolute, in the source map's sourcesContent (AssemblyScript and
 // Emscripten embed every source), beside the module, under each source
-// directory (--source-dir), and relative to the working directory. Beside
-// the module and under a source directory, the name is tried whole and
+// directory (--source-dir), among the sources built into wasmdbg (FS: the
+// demo's plugin), and relative to the working directory. Beside the
+// module, under a source directory and in FS, the name is tried whole and
 // then with its leading directories dropped one by one, so a build path
 // such as "/src/plugin/plugin.cc" is found as "plugin.cc" beside the
 // module. Open does file IO: the UI calls it only from commands.
@@ -34,6 +35,9 @@ type SourceFiles struct {
 	// SourceMap, when set, is the module's source map; otherwise the map
 	// named by the module's sourceMappingURL section is read beside it.
 	SourceMap []byte
+	// FS holds source files built into wasmdbg (fixtures.Fixture.Sources
+	// for the demo), so they show wherever wasmdbg runs.
+	FS fs.FS
 
 	once     sync.Once
 	embedded map[string]string // source name -> sourcesContent
@@ -97,6 +101,15 @@ func (f *SourceFiles) Open(name string) SourceText {
 	} else {
 		looked = append(looked, "under --source-dir (none given)")
 	}
+	if f.FS != nil {
+		if text, found, err := findInFS(f.FS, name); err != nil {
+			st.Err = err.Error()
+			return st
+		} else if found {
+			return st.with(builtIn, text)
+		}
+		looked = append(looked, "among the sources built into wasmdbg")
+	}
 	if !filepath.IsAbs(name) {
 		if text, err := readSource(name); err == nil {
 			return st.with(name, text)
@@ -117,26 +130,57 @@ func (st SourceText) with(from, text string) SourceText {
 	return st
 }
 
+// builtIn is SourceText.From for a file found in SourceFiles.FS.
+const builtIn = "built into wasmdbg"
+
 // findUnder looks for name under dir, whole and then without its leading
 // directories. It returns "" and no error when nothing is there.
 func findUnder(dir, name string) (string, string, error) {
+	var found, text string
+	err := eachSuffix(name, func(rel string) error {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		t, err := readSource(p)
+		if err == nil {
+			found, text = p, t
+		}
+		return err
+	})
+	return found, text, err
+}
+
+// findInFS is findUnder in a file system of built-in sources; found is
+// false and err nil when nothing is there.
+func findInFS(fsys fs.FS, name string) (text string, found bool, err error) {
+	err = eachSuffix(name, func(rel string) error {
+		if !fs.ValidPath(rel) {
+			return fs.ErrNotExist
+		}
+		t, err := readSourceFS(fsys, rel)
+		if err == nil {
+			text, found = t, true
+		}
+		return err
+	})
+	return text, found, err
+}
+
+// eachSuffix calls try with name (slash-separated, relative) and then with
+// its leading directories dropped one by one, until try finds the file
+// (nil) or fails other than with fs.ErrNotExist.
+func eachSuffix(name string, try func(rel string) error) error {
 	rel := filepath.ToSlash(name)
 	rel = strings.TrimPrefix(rel, "/")
 	for {
 		rel = strings.TrimPrefix(rel, "./")
 		if rel != "" && !strings.HasPrefix(rel, "../") {
-			p := filepath.Join(dir, filepath.FromSlash(rel))
-			text, err := readSource(p)
-			if err == nil {
-				return p, text, nil
-			}
-			if !errors.Is(err, fs.ErrNotExist) {
-				return "", "", err
+			err := try(rel)
+			if err == nil || !errors.Is(err, fs.ErrNotExist) {
+				return err
 			}
 		}
 		_, after, ok := strings.Cut(rel, "/")
 		if !ok {
-			return "", "", nil
+			return nil
 		}
 		rel = after
 	}
@@ -147,16 +191,44 @@ func readSource(p string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if fi.IsDir() {
-		return "", fmt.Errorf("%s: %w", p, fs.ErrNotExist)
-	}
-	if fi.Size() > maxSourceBytes {
-		return "", fmt.Errorf("%s: %d bytes, too large to show", p, fi.Size())
+	if err := showable(p, fi); err != nil {
+		return "", err
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return "", err
 	}
+	return textOf(p, b)
+}
+
+func readSourceFS(fsys fs.FS, p string) (string, error) {
+	fi, err := fs.Stat(fsys, p)
+	if err != nil {
+		return "", err
+	}
+	if err := showable(p, fi); err != nil {
+		return "", err
+	}
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return "", err
+	}
+	return textOf(p, b)
+}
+
+// showable refuses directories and files too large to show.
+func showable(p string, fi fs.FileInfo) error {
+	if fi.IsDir() {
+		return fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+	}
+	if fi.Size() > maxSourceBytes {
+		return fmt.Errorf("%s: %d bytes, too large to show", p, fi.Size())
+	}
+	return nil
+}
+
+// textOf refuses binary files.
+func textOf(p string, b []byte) (string, error) {
 	if bytes.IndexByte(b, 0) >= 0 {
 		return "", fmt.Errorf("%s: not a text file", p)
 	}

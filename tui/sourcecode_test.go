@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/charmbracelet/colorprofile"
 
@@ -59,6 +60,44 @@ func TestSourceFiles(t *testing.T) {
 	none := (&SourceFiles{}).Open("x.cc")
 	if want := "x.cc: not found under --source-dir (none given), in the working directory; pass --source-dir with the plugin's source tree"; none.Err != want {
 		t.Errorf("no module, no dirs: %q\nwant %q", none.Err, want)
+	}
+}
+
+// TestSourceFilesBuiltIn: sources built into wasmdbg (the demo's plugin)
+// are found under the names DWARF gives, build paths included, after the
+// source directories; a file on disk under --source-dir comes first.
+func TestSourceFilesBuiltIn(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sdk.h"), []byte("on disk\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f := &SourceFiles{Dirs: []string{dir}, FS: fstest.MapFS{
+		"plugin.cc":  {Data: []byte("int main() {\n  return 0;\n}\n")},
+		"lib/deep.h": {Data: []byte("deep")},
+		"sdk.h":      {Data: []byte("built in")},
+		"bin.o":      {Data: []byte("\x00asm")},
+		"empty.h":    {Data: nil},
+	}}
+	tests := []struct {
+		name, from string
+		lines      []string
+		err        string
+	}{
+		{"plugin.cc", "built into wasmdbg", []string{"int main() {", "  return 0;", "}"}, ""},
+		{"/build/src/plugin.cc", "built into wasmdbg", []string{"int main() {", "  return 0;", "}"}, ""},
+		{"./lib/deep.h", "built into wasmdbg", []string{"deep"}, ""},
+		{"../lib/deep.h", "built into wasmdbg", []string{"deep"}, ""},
+		{"empty.h", "built into wasmdbg", []string{""}, ""},
+		{"sdk.h", filepath.Join(dir, "sdk.h"), []string{"on disk"}, ""},
+		{"bin.o", "", nil, "bin.o: not a text file"},
+		{"lib", "", nil, "lib: not found under --source-dir " + dir + ", among the sources built into wasmdbg, in the working directory; pass --source-dir with the plugin's source tree"},
+		{"missing.cc", "", nil, "missing.cc: not found under --source-dir " + dir + ", among the sources built into wasmdbg, in the working directory; pass --source-dir with the plugin's source tree"},
+	}
+	for _, tt := range tests {
+		got := f.Open(tt.name)
+		if got.Err != tt.err || got.From != tt.from || strings.Join(got.Lines, "|") != strings.Join(tt.lines, "|") {
+			t.Errorf("Open(%q) = from %q lines %q err %q\nwant from %q lines %q err %q", tt.name, got.From, got.Lines, got.Err, tt.from, tt.lines, tt.err)
+		}
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/wasmdbg/wasmdbg/fixtures"
 	"github.com/wasmdbg/wasmdbg/replay"
+	"github.com/wasmdbg/wasmdbg/tui"
 )
 
 func newDemoCmd(io stdio) *cobra.Command {
@@ -46,7 +47,7 @@ func runDemo(cmd *cobra.Command, io stdio, noCache, verbose, noTUI bool) error {
 		return err
 	}
 	if !noTUI && isTerminal(io.out) {
-		return demoTUI(cmd.Context(), io, wasm, noCache)
+		return demoTUI(cmd.Context(), io, f, wasm, noCache, false, tui.SnapshotOptions{})
 	}
 	fmt.Fprintf(io.out, "wasmdbg demo: replaying 4 requests through %s (%s, DWARF %d)\n\n", "the C++ fixture plugin", f.Toolchain, f.DWARF)
 	opts := replay.Options{Timeout: replay.DefaultTimeout, Resolver: openResolver(io, "plugin.wasm", wasm, "")}

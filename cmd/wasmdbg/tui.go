@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wasmdbg/wasmdbg/attach"
+	"github.com/wasmdbg/wasmdbg/fixtures"
 	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/serve"
 	"github.com/wasmdbg/wasmdbg/symbolize"
@@ -250,10 +251,11 @@ func replayTUI(ctx context.Context, std stdio, name, modPath string, wasm []byte
 }
 
 // demoTUI is `wasmdbg demo` on a terminal: the bundled capture replayed
-// through the bundled C++ plugin, in the UI. The plugin's sources are not
-// in the binary; from a checkout of wasmdbg they are found under
-// fixtures/cpp.
-func demoTUI(ctx context.Context, std stdio, wasm []byte, noCache bool) error {
+// through the bundled C++ plugin, in the UI. The plugin's sources are built
+// into wasmdbg with it (fixtures.Fixture.Sources), so a selected frame shows
+// its lines from any working directory. snapshot prints one screen instead
+// (tests).
+func demoTUI(ctx context.Context, std stdio, f fixtures.Fixture, wasm []byte, noCache, snapshot bool, so tui.SnapshotOptions) error {
 	opts := replay.Options{Timeout: replay.DefaultTimeout}
 	if r := openResolver(std, "plugin.wasm", wasm, ""); r != nil {
 		opts.Resolver = r
@@ -261,13 +263,12 @@ func demoTUI(ctx context.Context, std stdio, wasm []byte, noCache bool) error {
 	if !noCache {
 		opts.CacheDir = replay.DefaultCacheDir()
 	}
-	src, err := newReplaySource(ctx, "demo (the C++ fixture plugin)", "plugin.wasm", wasm, opts, replay.DemoCapture(), false, false)
+	src, err := newReplaySource(ctx, "demo (the C++ fixture plugin)", "plugin.wasm", wasm, opts, replay.DemoCapture(), snapshot, false)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	files := &tui.SourceFiles{Dirs: []string{filepath.Join("fixtures", "cpp")}}
-	return showSource(ctx, std, src, tui.Options{Files: files}, false, tui.SnapshotOptions{})
+	return showSource(ctx, std, src, tui.Options{View: so.View, Files: &tui.SourceFiles{FS: f.Sources()}}, snapshot, so)
 }
 
 // attachTUI is `wasmdbg attach` on a terminal: the session in the UI. The

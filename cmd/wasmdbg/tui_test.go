@@ -1,14 +1,25 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/tui"
 )
 
 func tuiGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", "tui", name)
+	tuiGoldenFile(t, filepath.Join("testdata", "tui", name), got)
+}
+
+func tuiGoldenFile(t *testing.T, p, got string) {
+	t.Helper()
+	name := filepath.Base(p)
 	if os.Getenv("UPDATE_GOLDEN") != "" || hasUpdateFlag() {
 		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
@@ -52,6 +63,37 @@ func TestTUISnapshot(t *testing.T) {
 			tuiGolden(t, tt.golden, out)
 		})
 	}
+}
+
+// TestDemoTUISourceOutsideCheckout: the demo's UI shows the C++ plugin's
+// source around a selected frame from a directory with no wasmdbg checkout
+// (an installed binary run anywhere): the sources are built in.
+func TestDemoTUISourceOutsideCheckout(t *testing.T) {
+	golden, err := filepath.Abs(filepath.Join("testdata", "tui", "demo-source-100x30.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Fatal("no cpp fixture")
+	}
+	wasm, err := f.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	var out, errb bytes.Buffer
+	so := tui.SnapshotOptions{Width: 100, Height: 30, Keys: []string{"enter", "down"}}
+	if err := demoTUI(context.Background(), stdio{in: strings.NewReader(""), out: &out, err: &errb}, f, wasm, true, true, so); err != nil {
+		t.Fatalf("demo: %v (stderr %s)", err, errb.String())
+	}
+	screen := out.String()
+	for _, want := range []string{"plugin.cc:92 · built into wasmdbg", `▶ 92 │       panic("crashing on purpose (x-crash: panic)");`} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("demo source pane lacks %q:\n%s", want, screen)
+		}
+	}
+	tuiGoldenFile(t, golden, screen)
 }
 
 func TestTUIErrors(t *testing.T) {

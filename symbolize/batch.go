@@ -113,12 +113,17 @@ func WriteText(w io.Writer, r Result, f Format) error {
 }
 
 func writeText(bw *bufio.Writer, r Result, format Format) {
+	var scratch [512]byte
+	bw.Write(appendText(scratch[:0], r, format))
+}
+
+// appendText appends what writeText writes.
+func appendText(b []byte, r Result, format Format) []byte {
 	if format.PrintAddress {
-		bw.WriteString(r.Address)
-		bw.WriteByte('\n')
+		b = append(append(b, r.Address...), '\n')
 	}
 	if len(r.Frames) == 0 {
-		bw.WriteString("??\n??:0:0\n")
+		b = append(b, "??\n??:0:0\n"...)
 	}
 	for _, f := range r.Frames {
 		name := f.Name()
@@ -132,17 +137,30 @@ func writeText(bw *bufio.Writer, r Result, format Format) {
 		if file == "" {
 			file = "??"
 		}
-		bw.WriteString(name)
-		bw.WriteByte('\n')
-		bw.WriteString(file)
-		var num [24]byte
-		bw.WriteByte(':')
-		bw.Write(strconv.AppendInt(num[:0], int64(f.Line), 10))
-		bw.WriteByte(':')
-		bw.Write(strconv.AppendInt(num[:0], int64(f.Column), 10))
-		bw.WriteByte('\n')
+		b = append(append(b, name...), '\n')
+		b = append(append(b, file...), ':')
+		b = append(appendInt(b, f.Line), ':')
+		b = append(appendInt(b, f.Column), '\n')
 	}
-	bw.WriteByte('\n')
+	return append(b, '\n')
+}
+
+// appendInt is strconv.AppendInt(b, int64(n), 10), quicker for the small
+// numbers of lines and columns.
+func appendInt(b []byte, n int) []byte {
+	if n < 0 || n >= 1e9 {
+		return strconv.AppendInt(b, int64(n), 10)
+	}
+	var d [9]byte
+	i := len(d)
+	for {
+		i--
+		d[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return append(b, d[i:]...)
+		}
+	}
 }
 
 // Batch answers addresses read one per line from r (llvm-symbolizer's
@@ -161,6 +179,8 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code bool, f Forma
 	if asJSON {
 		bw.WriteString("[")
 	}
+	var frames []Frame // reused: the text is written before the next lookup
+	var text []byte
 	for lineNo := 1; ; lineNo++ {
 		line, rerr := br.ReadString('\n')
 		if s := strings.TrimSpace(line); s != "" {
@@ -171,7 +191,8 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code bool, f Forma
 			} else { // the common batch case: frames only
 				var off loc.Offset
 				if off, ferr = ParseAddress(s, code); ferr == nil {
-					res.Frames, ferr = m.Lookup(off)
+					frames, ferr = m.lookup(frames[:0], off)
+					res.Frames = frames
 				}
 			}
 			if ferr != nil {
@@ -186,7 +207,8 @@ func (m *Module) Batch(r io.Reader, name string, w io.Writer, code bool, f Forma
 				bw.WriteString("\n")
 				bw.Write(b)
 			} else {
-				writeText(bw, res, f)
+				text = appendText(text[:0], res, f)
+				bw.Write(text)
 			}
 			n++
 		}

@@ -2,6 +2,7 @@ package symbolize
 
 import (
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -68,5 +69,13 @@ func TestBatch(t *testing.T) {
 	}
 	if !reflect.DeepEqual(errs, wantErrs) {
 		t.Errorf("errors %q, want %q", errs, wantErrs)
+	}
+}
+
+func TestAppendInt(t *testing.T) {
+	for _, n := range []int{0, 7, 10, 99, 100, 12345, 999999999, 1000000000, -1, -42, 1 << 40} {
+		if got, want := string(appendInt([]byte("x"), n)), "x"+strconv.Itoa(n); got != want {
+			t.Errorf("appendInt(%d) = %q, want %q", n, got, want)
+		}
 	}
 }

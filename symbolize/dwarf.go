@@ -10,7 +10,6 @@ import (
 	"sync"
 
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
-	"github.com/go-delve/delve/pkg/dwarf/reader"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
 )
@@ -51,12 +50,21 @@ type dwarfIndex struct {
 	demangle func(string) string
 	warn     func(error)
 
-	mu    sync.Mutex
-	progs map[dwarf.Offset]*subprogram
+	mu      sync.Mutex
+	progs   map[dwarf.Offset]*subprogram
+	origins map[dwarf.Offset]*dwarf.Entry // abstract origins and specifications, decoded once
+
+	info, abbrev []byte // .debug_info and .debug_abbrev, for dieWalkers
+	abbrevMu     sync.Mutex
+	abbrevs      map[abbrevKey]*abbrevTable
+	// slow has debug/dwarf read every DIE, as it does where a dieWalker
+	// fails: the answers the tests compare the walker's with.
+	slow bool
 }
 
 // unitIndex is one compilation unit, indexed on first use.
 type unitIndex struct {
+	start int          // the unit's header in .debug_info
 	entry dwarf.Offset // the unit's DIE
 	once  sync.Once
 	lines lineTable
@@ -80,11 +88,10 @@ type funcRange struct {
 // subprogram is a function's DIE tree with what lookups read from it,
 // resolved once: names and call sites.
 type subprogram struct {
-	tree     *godwarf.Tree
+	root     *inlineNode // its tree, nil when it inlines nothing
 	name     string
 	readable string // demangled name, "" when it is name
 	decl     row
-	inlined  map[*godwarf.Tree]inlinedCall // every inlined subroutine in tree
 	err      error
 }
 
@@ -99,23 +106,19 @@ type inlinedCall struct {
 // others survive.
 func newDWARFIndex(sections map[string][]byte, demangle func(string) string, warn func(error)) (*dwarfIndex, []error) {
 	s := sections
-	data, err := dwarf.New(s[".debug_abbrev"], s[".debug_aranges"], nil, s[".debug_info"], s[".debug_line"], nil, s[".debug_ranges"], s[".debug_str"])
+	data, err := openDWARF(s)
 	if err != nil {
-		return nil, []error{dwarfError(err)}
+		return nil, []error{err}
 	}
-	for _, name := range dwarfSections[6:] {
-		if b, ok := s[name]; ok {
-			if err := data.AddSection(name, b); err != nil {
-				return nil, []error{fmt.Errorf("section %s: %w", name, err)}
-			}
-		}
-	}
-	x := &dwarfIndex{data: data, demangle: demangle, warn: warn, progs: map[dwarf.Offset]*subprogram{}}
+	x := &dwarfIndex{data: data, demangle: demangle, warn: warn, progs: map[dwarf.Offset]*subprogram{},
+		origins: map[dwarf.Offset]*dwarf.Entry{}, info: s[".debug_info"], abbrev: s[".debug_abbrev"],
+		abbrevs: map[abbrevKey]*abbrevTable{}}
 	var warns []error
-	entries, versions := unitHeaders(s[".debug_info"])
+	units, versions := unitHeaders(s[".debug_info"])
 	x.versions = versions
 	r := data.Reader()
-	for _, off := range entries {
+	for _, uh := range units {
+		off := uh.entry
 		r.Seek(off)
 		e, err := r.Next()
 		if err != nil {
@@ -125,7 +128,7 @@ func newDWARFIndex(sections map[string][]byte, demangle func(string) string, war
 		if e == nil || (e.Tag != dwarf.TagCompileUnit && e.Tag != dwarf.TagPartialUnit && e.Tag != tagSkeletonUnit) {
 			continue
 		}
-		u := &unitIndex{entry: e.Offset}
+		u := &unitIndex{start: uh.start, entry: e.Offset}
 		x.units = append(x.units, u)
 		ranges, err := data.Ranges(e)
 		if err != nil {
@@ -157,6 +160,23 @@ func newDWARFIndex(sections map[string][]byte, demangle func(string) string, war
 	return x, warns
 }
 
+// openDWARF gives debug/dwarf the DWARF 4 sections through New and the
+// DWARF 5 ones through AddSection.
+func openDWARF(s map[string][]byte) (*dwarf.Data, error) {
+	data, err := dwarf.New(s[".debug_abbrev"], s[".debug_aranges"], nil, s[".debug_info"], s[".debug_line"], nil, s[".debug_ranges"], s[".debug_str"])
+	if err != nil {
+		return nil, dwarfError(err)
+	}
+	for _, name := range dwarfSections[6:] {
+		if b, ok := s[name]; ok {
+			if err := data.AddSection(name, b); err != nil {
+				return nil, fmt.Errorf("section %s: %w", name, err)
+			}
+		}
+	}
+	return data, nil
+}
+
 // tagSkeletonUnit is DW_TAG_skeleton_unit (DWARF 5), which debug/dwarf
 // does not name.
 const tagSkeletonUnit dwarf.Tag = 0x4a
@@ -181,18 +201,7 @@ func (x *dwarfIndex) index(u *unitIndex) {
 			u.files = files
 		}
 		u.lines.finish()
-		for {
-			e, err := r.Next()
-			if err != nil {
-				x.report(dwarfError(err))
-				break
-			}
-			if e == nil || e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit || e.Tag == tagSkeletonUnit || e.Tag == dwarf.TagTypeUnit {
-				break // the next unit
-			}
-			if e.Tag != dwarf.TagSubprogram {
-				continue
-			}
+		for _, e := range x.subprograms(u, r, cu) {
 			ranges, err := x.data.Ranges(e)
 			if err != nil {
 				x.report(fmt.Errorf("section .debug_info at offset 0x%x: subprogram ranges: %w", uint64(e.Offset), err))
@@ -202,9 +211,6 @@ func (x *dwarfIndex) index(u *unitIndex) {
 					u.funcs = append(u.funcs, funcRange{low: rg[0], high: rg[1], die: e.Offset, unit: u})
 				}
 			}
-			if e.Children {
-				r.SkipChildren()
-			}
 		}
 		sort.SliceStable(u.funcs, func(i, j int) bool { return u.funcs[i].low < u.funcs[j].low })
 		var hi uint64
@@ -213,6 +219,94 @@ func (x *dwarfIndex) index(u *unitIndex) {
 			u.funcs[i].maxHigh = hi
 		}
 	})
+}
+
+// subprograms decodes the subprogram DIEs of unit u whose DIE, cu, r has
+// just read: those not inside another subprogram. A dieWalker finds them
+// (every other DIE, and their children, skipped undecoded); when it meets
+// something it does not read (a form it does not know, corrupt data), the
+// unit is read again with debug/dwarf alone, whose answer stands.
+func (x *dwarfIndex) subprograms(u *unitIndex, r *dwarf.Reader, cu *dwarf.Entry) []*dwarf.Entry {
+	if !x.slow {
+		if offs, err := x.walkSubprograms(u, cu.Offset); err == nil {
+			es := make([]*dwarf.Entry, 0, len(offs))
+			for _, off := range offs {
+				r.Seek(off)
+				e, err := r.Next()
+				if err != nil {
+					x.report(dwarfError(err))
+					break
+				}
+				if e == nil {
+					break
+				}
+				es = append(es, e)
+			}
+			return es
+		}
+		r.Seek(cu.Offset)
+		r.Next()
+	}
+	var es []*dwarf.Entry
+	for {
+		e, err := r.Next()
+		if err != nil {
+			x.report(dwarfError(err))
+			break
+		}
+		if e == nil || isUnitTag(e.Tag) {
+			break // the next unit
+		}
+		if e.Tag != dwarf.TagSubprogram {
+			continue
+		}
+		es = append(es, e)
+		if e.Children {
+			r.SkipChildren()
+		}
+	}
+	return es
+}
+
+// walkSubprograms returns the offsets of the subprograms subprograms
+// decodes, found with a dieWalker.
+func (x *dwarfIndex) walkSubprograms(u *unitIndex, cu dwarf.Offset) ([]dwarf.Offset, error) {
+	w, err := x.walker(u, cu)
+	if err != nil {
+		return nil, err
+	}
+	w.next() // the unit's own DIE
+	var offs []dwarf.Offset
+	for {
+		off, tag, children, ok := w.next()
+		if !ok {
+			return offs, w.err // nil at the end of the unit
+		}
+		if isUnitTag(tag) {
+			return offs, nil
+		}
+		if tag != dwarf.TagSubprogram {
+			continue
+		}
+		offs = append(offs, dwarf.Offset(off))
+		if children {
+			if w.skipChildren(); w.err != nil {
+				return nil, w.err
+			}
+		}
+	}
+}
+
+// isUnitTag reports whether tag starts a unit.
+func isUnitTag(tag dwarf.Tag) bool {
+	return tag == dwarf.TagCompileUnit || tag == dwarf.TagPartialUnit || tag == tagSkeletonUnit || tag == dwarf.TagTypeUnit
+}
+
+// walker returns a dieWalker over unit u positioned at its DIE at off.
+func (x *dwarfIndex) walker(u *unitIndex, off dwarf.Offset) (*dieWalker, error) {
+	x.abbrevMu.Lock()
+	defer x.abbrevMu.Unlock()
+	return newDIEWalker(x.info, x.abbrev, u.start, int(off), x.abbrevs)
 }
 
 func (x *dwarfIndex) report(err error) {
@@ -257,7 +351,7 @@ func dwarfError(err error) error {
 // size (1); for 5 the unit type (1), address size (1), abbreviation offset
 // and, for skeleton and split units, an 8-byte id. Type units hold no code
 // and are left out.
-func unitHeaders(info []byte) (entries []dwarf.Offset, versions []int) {
+func unitHeaders(info []byte) (units []unitHeader, versions []int) {
 	seen := map[int]bool{}
 	for off := uint64(0); off+6 <= uint64(len(info)); {
 		n := uint64(binary.LittleEndian.Uint32(info[off:]))
@@ -288,12 +382,18 @@ func unitHeaders(info []byte) (entries []dwarf.Offset, versions []int) {
 			}
 		}
 		if hdr > 0 && hdr < lenSize+n {
-			entries = append(entries, dwarf.Offset(off+hdr))
+			units = append(units, unitHeader{start: int(off), entry: dwarf.Offset(off + hdr)})
 		}
 		off += lenSize + n
 	}
 	sort.Ints(versions)
-	return entries, versions
+	return units, versions
+}
+
+// unitHeader is where a compilation unit's header and first DIE are.
+type unitHeader struct {
+	start int
+	entry dwarf.Offset
 }
 
 // function returns the subprogram range of unit u containing pc; when
@@ -317,30 +417,34 @@ func (x *dwarfIndex) subprogram(fn funcRange) *subprogram {
 	}
 	sp := &subprogram{}
 	x.progs[fn.die] = sp
-	if sp.tree, sp.err = loadTree(fn.die, x.data); sp.err != nil {
+	tree, err := x.loadTree(fn)
+	if err != nil {
+		sp.err = err
 		return sp
 	}
-	sp.name = dieName(sp.tree.Entry)
+	sp.name = dieName(tree.Entry)
 	sp.readable = x.readable(sp.name)
 	sp.decl = row{
-		File: fn.unit.fileName(sp.tree.Val(dwarf.AttrDeclFile)),
-		Line: intVal(sp.tree.Val(dwarf.AttrDeclLine)),
+		File: fn.unit.fileName(tree.Val(dwarf.AttrDeclFile)),
+		Line: intVal(tree.Val(dwarf.AttrDeclLine)),
 	}
-	var walk func(*godwarf.Tree)
-	walk = func(n *godwarf.Tree) {
-		for _, c := range n.Children {
-			if c.Tag == dwarf.TagInlinedSubroutine {
-				if sp.inlined == nil {
-					sp.inlined = map[*godwarf.Tree]inlinedCall{}
-				}
-				name := dieName(c.Entry)
-				sp.inlined[c] = inlinedCall{name: name, readable: x.readable(name), call: x.callSite(fn.unit, c.Entry)}
-			}
-			walk(c)
+	if hasInlined(tree) {
+		sp.root = newInlineNodes(tree, func(c *godwarf.Tree) inlinedCall {
+			name := dieName(c.Entry)
+			return inlinedCall{name: name, readable: x.readable(name), call: x.callSite(fn.unit, c.Entry)}
+		})
+	}
+	return sp
+}
+
+// hasInlined reports whether a tree holds an inlined subroutine.
+func hasInlined(t *godwarf.Tree) bool {
+	for _, c := range t.Children {
+		if c.Tag == dwarf.TagInlinedSubroutine || hasInlined(c) {
+			return true
 		}
 	}
-	walk(sp.tree)
-	return sp
+	return false
 }
 
 // Limits on one subprogram's DIE tree, against hostile DWARF: nesting
@@ -351,14 +455,17 @@ const (
 	maxOriginChain = 8
 )
 
-// loadTree reads the subprogram at off with the DIEs inlining needs
+// loadTree reads the subprogram of fn with the DIEs inlining needs
 // (inlined subroutines and the lexical blocks around them) into a delve
 // godwarf.Tree for reader.InlineStack. It does what godwarf.LoadTree does
 // for these tags — ranges of children folded into their parents, each
 // DIE's abstract origin and specification behind it for names — but stops
-// at reference cycles and absurd depths, which LoadTree follows forever.
-func loadTree(off dwarf.Offset, data *dwarf.Data) (*godwarf.Tree, error) {
-	r := data.Reader()
+// at reference cycles and absurd depths, which LoadTree follows forever,
+// and decodes only the DIEs it keeps (a dieWalker skips the others:
+// variables, parameters, call sites…). x.mu is held.
+func (x *dwarfIndex) loadTree(fn funcRange) (*godwarf.Tree, error) {
+	off := fn.die
+	r := x.data.Reader()
 	r.Seek(off)
 	e, err := r.Next()
 	if err != nil {
@@ -367,10 +474,24 @@ func loadTree(off dwarf.Offset, data *dwarf.Data) (*godwarf.Tree, error) {
 	if e == nil || e.Tag != dwarf.TagSubprogram {
 		return nil, fmt.Errorf("section .debug_info at offset 0x%x: not a subprogram", uint64(off))
 	}
-	l := treeLoader{data: data, origins: data.Reader()}
+	origins := x.data.Reader()
+	if e.Children && !x.slow {
+		if w, err := x.walker(fn.unit, off); err == nil {
+			w.next() // the subprogram's own DIE
+			l := treeLoader{x: x, r: origins}
+			root := l.node(e)
+			if l.children(&walkerCursor{w: w, r: origins}, root, 1) == nil {
+				return root, nil
+			}
+		}
+		// The walker met something it does not read (a form it does not
+		// know, corrupt data): debug/dwarf reads the children again, and
+		// its answer stands.
+	}
+	l := treeLoader{x: x, r: origins}
 	root := l.node(e)
 	if e.Children {
-		if err := l.children(r, root, 1); err != nil {
+		if err := l.children(&readerCursor{r: r}, root, 1); err != nil {
 			return nil, fmt.Errorf("section .debug_info in the subprogram at offset 0x%x: %w", uint64(off), err)
 		}
 	}
@@ -378,15 +499,15 @@ func loadTree(off dwarf.Offset, data *dwarf.Data) (*godwarf.Tree, error) {
 }
 
 type treeLoader struct {
-	data    *dwarf.Data
-	origins *dwarf.Reader
-	nodes   int
+	x     *dwarfIndex
+	r     *dwarf.Reader // for abstract origins
+	nodes int
 }
 
 func (l *treeLoader) node(e *dwarf.Entry) *godwarf.Tree {
 	l.nodes++
 	n := &godwarf.Tree{Entry: l.withOrigins(e), Tag: e.Tag, Offset: e.Offset}
-	if rs, err := l.data.Ranges(e); err == nil {
+	if rs, err := l.x.data.Ranges(e); err == nil {
 		for _, rg := range rs {
 			if usableRange(rg) {
 				n.Ranges = append(n.Ranges, rg)
@@ -396,27 +517,91 @@ func (l *treeLoader) node(e *dwarf.Entry) *godwarf.Tree {
 	return n
 }
 
+// dieCursor steps through the DIEs of a subprogram for a treeLoader.
+type dieCursor interface {
+	// next moves to the next DIE and returns its tag (0 for the null
+	// entry ending a list of children) and whether it has children.
+	next() (tag dwarf.Tag, children bool, err error)
+	// entry decodes the DIE next moved to.
+	entry() (*dwarf.Entry, error)
+	// skipChildren moves past the children of that DIE.
+	skipChildren()
+}
+
+// walkerCursor is a dieWalker, with debug/dwarf decoding the DIEs kept.
+type walkerCursor struct {
+	w   *dieWalker
+	r   *dwarf.Reader
+	off int
+}
+
+func (c *walkerCursor) next() (dwarf.Tag, bool, error) {
+	off, tag, children, ok := c.w.next()
+	if !ok {
+		if c.w.err != nil {
+			return 0, false, c.w.err
+		}
+		return 0, false, errors.New("children run past the end of their unit")
+	}
+	c.off = off
+	return tag, children, nil
+}
+
+func (c *walkerCursor) entry() (*dwarf.Entry, error) {
+	c.r.Seek(dwarf.Offset(c.off))
+	e, err := c.r.Next()
+	if err == nil && e == nil {
+		err = errors.New("unexpected end of DWARF")
+	}
+	return e, err
+}
+
+func (c *walkerCursor) skipChildren() { c.w.skipChildren() }
+
+// readerCursor is debug/dwarf's Reader, which decodes every DIE.
+type readerCursor struct {
+	r *dwarf.Reader
+	e *dwarf.Entry
+}
+
+func (c *readerCursor) next() (dwarf.Tag, bool, error) {
+	e, err := c.r.Next()
+	if err != nil || e == nil {
+		return 0, false, err
+	}
+	c.e = e
+	return e.Tag, e.Children, nil
+}
+
+func (c *readerCursor) entry() (*dwarf.Entry, error) { return c.e, nil }
+
+func (c *readerCursor) skipChildren() { c.r.SkipChildren() }
+
 // children reads the children of parent up to their terminating null
 // entry, keeping the DIEs that can contain inlined calls.
-func (l *treeLoader) children(r *dwarf.Reader, parent *godwarf.Tree, depth int) error {
+func (l *treeLoader) children(c dieCursor, parent *godwarf.Tree, depth int) error {
 	for {
-		e, err := r.Next()
+		tag, children, err := c.next()
 		if err != nil {
 			return err
 		}
-		if e == nil || e.Tag == 0 {
+		if tag == 0 {
 			return nil
 		}
-		keep := e.Tag == dwarf.TagInlinedSubroutine || e.Tag == dwarf.TagLexDwarfBlock
+		keep := tag == dwarf.TagInlinedSubroutine || tag == dwarf.TagLexDwarfBlock
 		if !keep || depth >= maxTreeDepth || l.nodes >= maxTreeNodes {
-			if e.Children {
-				r.SkipChildren()
+			if children {
+				c.skipChildren()
 			}
 			continue
 		}
+		e, err := c.entry()
+		if err != nil {
+			return err
+		}
 		child := l.node(e)
-		if e.Children {
-			if err := l.children(r, child, depth+1); err != nil {
+		if children {
+			if err := l.children(c, child, depth+1); err != nil {
 				return err
 			}
 		}
@@ -460,9 +645,8 @@ func (l *treeLoader) withOrigins(e *dwarf.Entry) godwarf.Entry {
 			break
 		}
 		seen[ref] = true
-		l.origins.Seek(ref)
-		next, err := l.origins.Next()
-		if err != nil || next == nil {
+		next := l.origin(ref)
+		if next == nil {
 			break
 		}
 		chain = append(chain, next)
@@ -472,6 +656,20 @@ func (l *treeLoader) withOrigins(e *dwarf.Entry) godwarf.Entry {
 		return e
 	}
 	return chain
+}
+
+// origin decodes the DIE at ref, once for all the DIEs that refer to it.
+func (l *treeLoader) origin(ref dwarf.Offset) *dwarf.Entry {
+	if e, ok := l.x.origins[ref]; ok {
+		return e
+	}
+	l.r.Seek(ref)
+	e, err := l.r.Next()
+	if err != nil {
+		e = nil
+	}
+	l.x.origins[ref] = e
+	return e
 }
 
 // dieChain is a DIE followed by its abstract origin and specification
@@ -505,12 +703,12 @@ func (x *dwarfIndex) readable(name string) string {
 	return ""
 }
 
-// lookup returns the frames at code offset pc, innermost first, or false
-// when DWARF knows nothing about pc. The outermost frame's Function is
-// empty when no subprogram covers pc (line rows only). A non-nil error is a
-// problem with the inlining information: the frames are then those without
-// it.
-func (x *dwarfIndex) lookup(pc uint64) ([]loc.Frame, bool, error) {
+// lookup appends the frames at code offset pc to dst, innermost first, or
+// reports false when DWARF knows nothing about pc. The outermost frame's
+// Function is empty when no subprogram covers pc (line rows only). A
+// non-nil error is a problem with the inlining information: the frames are
+// then those without it.
+func (x *dwarfIndex) lookup(dst []loc.Frame, pc uint64) ([]loc.Frame, bool, error) {
 	for u := range x.unitsAt(pc) {
 		x.index(u)
 		r, haveRow := u.lines.lookup(pc)
@@ -519,26 +717,25 @@ func (x *dwarfIndex) lookup(pc uint64) ([]loc.Frame, bool, error) {
 			if !haveRow {
 				continue
 			}
-			return []loc.Frame{dwarfFrame("", "", r, false)}, true, nil
+			return append(dst, dwarfFrame("", "", r, false)), true, nil
 		}
 		sp := x.subprogram(fn)
 		if sp.err != nil {
-			return []loc.Frame{dwarfFrame("", "", r, false)}, true, sp.err
+			return append(dst, dwarfFrame("", "", r, false)), true, sp.err
 		}
-		if len(sp.inlined) == 0 {
-			return []loc.Frame{dwarfFrame(sp.name, sp.readable, r, false)}, true, nil
+		if sp.root == nil {
+			return append(dst, dwarfFrame(sp.name, sp.readable, r, false)), true, nil
 		}
-		stack := reader.InlineStack(sp.tree, pc)
-		frames := make([]loc.Frame, 0, len(stack)+1)
+		var buf [16]*inlineNode
 		cur := r
-		for _, in := range stack {
-			c := sp.inlined[in]
-			frames = append(frames, dwarfFrame(c.name, c.readable, cur, true))
+		for _, in := range inlineStack(buf[:0], sp.root, pc) {
+			c := &in.call
+			dst = append(dst, dwarfFrame(c.name, c.readable, cur, true))
 			cur = c.call
 		}
-		return append(frames, dwarfFrame(sp.name, sp.readable, cur, false)), true, nil
+		return append(dst, dwarfFrame(sp.name, sp.readable, cur, false)), true, nil
 	}
-	return nil, false, nil
+	return dst, false, nil
 }
 
 func dwarfFrame(name, readable string, r row, inlined bool) loc.Frame {

@@ -352,18 +352,22 @@ func (m *Module) resolve(off loc.Offset) (loc.ModuleOffset, wasm.Body, error) {
 // code section, between bodies); problems with debug information are
 // warnings and the next source answers.
 func (m *Module) Lookup(off loc.Offset) ([]Frame, error) {
+	return m.lookup(nil, off)
+}
+
+// lookup is Lookup appending to dst (Batch reuses one slice).
+func (m *Module) lookup(dst []Frame, off loc.Offset) ([]Frame, error) {
 	mo, b, err := m.resolve(off)
 	if err != nil {
-		return nil, err
+		return dst, err
 	}
 	pc := uint64(mo - m.code.PayloadOffset)
 	if x := m.dwarfIndex(); x != nil {
-		fs, ok, err := x.lookup(pc)
+		out, ok, err := x.lookup(dst, pc)
 		if err != nil {
 			m.warn(fmt.Sprintf("%s: DWARF: %v; frames at %s lack inlined calls", m.dbgName(), err, mo))
 		}
 		if ok {
-			out := fs
 			if last := &out[len(out)-1]; last.Function == "" {
 				named := m.nameFrame(b.Func)
 				last.Function, last.Demangled = named.Function, named.Demangled
@@ -377,7 +381,7 @@ func (m *Module) Lookup(off loc.Offset) ([]Frame, error) {
 			f.File, f.Line, f.Column, f.Source = file, line, col, loc.SourceSourceMap
 		}
 	}
-	return []Frame{f}, nil
+	return append(dst, f), nil
 }
 
 // LookupFunc returns one frame for function idx (imports included) as a

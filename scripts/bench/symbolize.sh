@@ -9,7 +9,12 @@
 # is faster; the goal is 3). C++ names are compared demangled; Rust names
 # raw (--no-demangle on both), because llvm's Itanium demangler leaves
 # legacy Rust's "$LT$"-style escapes in, which wasmdbg decodes.
+# With INSTR=1 and valgrind installed it also counts the instructions each
+# tool executes (callgrind), which, unlike times, do not depend on what else
+# the machine runs (several minutes more). WASMDBG=path measures that
+# binary instead of building ./cmd/wasmdbg (another commit's, say).
 # Run from the repository root: sh scripts/bench/symbolize.sh [addresses]
+#   INSTR=1 sh scripts/bench/symbolize.sh
 set -eu
 n=${1:-100000}
 llvm=""
@@ -22,7 +27,13 @@ if [ -z "$llvm" ] || ! command -v wasm-objdump >/dev/null; then
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/wasmdbg" ./cmd/wasmdbg
+if [ -n "${WASMDBG:-}" ]; then
+	cp "$WASMDBG" "$tmp/wasmdbg"
+else
+	go build -o "$tmp/wasmdbg" ./cmd/wasmdbg
+fi
+instr=0
+if [ "${INSTR:-0}" = 1 ] && command -v valgrind >/dev/null 2>&1; then instr=1; fi
 
 # measure OUT CMD...: runs CMD with the addresses on stdin, output to OUT;
 # prints "wall_seconds maxrss_kb cpu_seconds".
@@ -34,9 +45,16 @@ measure() {
 	tail -n 1 "$tmp/time" | awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }'
 }
 
+# instructions CMD...: instructions CMD executes (all threads, callgrind)
+# with the addresses on stdin.
+instructions() {
+	GODEBUG=asyncpreemptoff=1 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" <"$tmp/addrs" >/dev/null 2>"$tmp/cg" || true
+	sed -n 's/.*refs: *//p' "$tmp/cg" | tr -d ,
+}
+
 printf '%-22s  %-19s  %-19s  %-19s\n' "" "$llvm" wasmdbg "ratio ($llvm/wasmdbg)"
 printf '%-22s %6s %5s %6s %6s %5s %6s %9s %9s %7s  %s\n' module wall cpu RSS wall cpu RSS wall cpu frames answers
-for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin-v0.wasm.gz; do
+for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin-v0.wasm.gz rust/plugin-dwarf5.wasm.gz; do
 	src=fixtures/$fx
 	[ -f "$src" ] || continue
 	m=$tmp/$(echo "$fx" | tr / _ | sed 's/\.gz$//')
@@ -96,4 +114,9 @@ for fx in cpp/plugin.wasm cpp/plugin-dwarf5.wasm rust/plugin.wasm.gz rust/plugin
 	ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1fx", a / b; else print "-" }'; }
 	printf '%-22s %5ss %4ss %5dM %5ss %4ss %5dM %9s %9s %7s  %s\n' "$(basename "$m")" "$lt" "$lc" $((lm / 1024)) "$wt" "$wc" $((wm / 1024)) \
 		"$(ratio "$lt" "$wt")" "$(ratio "$lc" "$wc")" "$frames" "$same"
+	if [ $instr = 1 ]; then
+		li=$(instructions "$llvm" --obj="$m" $raw)
+		wi=$(instructions "$tmp/wasmdbg" symbolize --module "$m" --code-offsets --addr-file - $raw)
+		printf '%-22s instructions: %s %d, wasmdbg %d, ratio %s\n' "" "$llvm" "$li" "$wi" "$(ratio "$li" "$wi")"
+	fi
 done

@@ -331,6 +331,60 @@ func TestPropertyFunctions(t *testing.T) {
 	}
 }
 
+// TestStreamSizesAndDuration: Envoy's request.duration exists once the
+// request is complete (the access log, proxy_on_log), as nanoseconds; the
+// headers_bytes and total_size counts use the header maps Envoy can reach.
+func TestStreamSizesAndDuration(t *testing.T) {
+	h := newHarness(t, VMConfig{})
+	hs := h.stream.http
+	hs.respHeaders = newHeaderMap([]Header{{":status", "200"}, {"content-type", "text/plain"}})
+	hs.respTrailers = newHeaderMap([]Header{{"grpc-status", "0"}})
+	hs.forwardedRespBody = []byte("hello")
+	get := func(path string) (string, abi.Status) {
+		k, kn := h.str(path)
+		p, s := h.out()
+		st := abi.Status(h.call("proxy_get_property", k, kn, p, s))
+		if st != abi.Ok {
+			return "", st
+		}
+		return h.bytesAt(p, s), st
+	}
+	reqHeaders := int64(len(":method") + len("GET") + len(":path") + len("/a?b=c") + len(":authority") +
+		len("example.com") + 2*len("x-dup") + 2)
+	respHeaders := int64(len(":status") + len("200") + len("content-type") + len("text/plain"))
+	for _, phase := range []struct {
+		name                        string
+		accessLog, respOn           bool
+		duration                    string
+		durationStatus              abi.Status
+		respHeadersBytes, respTotal int64
+	}{
+		{"request headers", false, false, "", abi.NotFound, 0, 5},
+		{"response headers", false, true, "", abi.NotFound, respHeaders, 5 + respHeaders},
+		{"access log", true, false, string(PropertyInt(int64(3 * time.Millisecond))), abi.Ok, respHeaders, 5 + respHeaders + int64(len("grpc-status0"))},
+	} {
+		hs.accessLog, hs.respHeadersOn = phase.accessLog, phase.respOn
+		if phase.accessLog {
+			hs.stream.info.StartTime = h.vm.clock.UnixNano() - int64(3*time.Millisecond)
+		}
+		for _, tt := range []struct {
+			path, want string
+			status     abi.Status
+		}{
+			{"request\x00duration", phase.duration, phase.durationStatus},
+			{"request\x00headers_bytes", string(PropertyInt(reqHeaders)), abi.Ok},
+			{"request\x00total_size", string(PropertyInt(reqHeaders)), abi.Ok},
+			{"response\x00size", string(PropertyInt(5)), abi.Ok},
+			{"response\x00headers_bytes", string(PropertyInt(phase.respHeadersBytes)), abi.Ok},
+			{"response\x00total_size", string(PropertyInt(phase.respTotal)), abi.Ok},
+		} {
+			if got, st := get(tt.path); st != tt.status || got != tt.want {
+				t.Errorf("%s: %q: %x %s, want %x %s", phase.name, tt.path, got, st, tt.want, tt.status)
+			}
+		}
+	}
+}
+
 type fixedCalls struct{ known map[string]bool }
 
 func (f fixedCalls) KnownCluster(n string) bool { return f.known[n] }

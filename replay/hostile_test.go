@@ -111,6 +111,36 @@ func TestRestrictedAtStart(t *testing.T) {
 	}
 }
 
+// TestCommandExitAtStart: a TinyGo 0.35+ command build calls proc_exit(0)
+// at the end of _start; Envoy traps it (restricted_callback) and the hint
+// names the reactor build mode rather than "move the call".
+func TestCommandExitAtStart(t *testing.T) {
+	m := compileFile(t, "testdata/wat/cmdexit.wasm", Options{Timeout: time.Second})
+	text, _, res := run(t, m, hostileCapture("", 1), Trace)
+	f := res.Failure
+	if f == nil || f.Reason != "restricted_callback" {
+		t.Fatalf("failure %+v, want restricted_callback\n%s", f, text)
+	}
+	want := "the module is a WASI command whose _start calls wasi_snapshot_preview1.proc_exit when main returns (TinyGo 0.35 and later, Go's GOOS=wasip1 without -buildmode), which Envoy does not allow while the VM starts: build it as a reactor with -buildmode=c-shared (it then exports _initialize; TinyGo 0.36 and later also accept -buildmode=wasi-legacy)"
+	if f.Hint != want {
+		t.Errorf("hint\n%s\nwant\n%s", f.Hint, want)
+	}
+	for _, line := range []string{
+		"[vm->host] wasi_snapshot_preview1.proc_exit(0)",
+		"Function: _start failed: Uncaught Error: restricted_callback",
+		"  0:  0x", // cpp-host's backtrace, innermost frame first
+		" - runtime.run\n",
+		" - _start\n",
+	} {
+		if !bytes.Contains(text, []byte(line)) {
+			t.Errorf("trace lacks %q:\n%s", line, text)
+		}
+	}
+	if c := res.Crash; c == nil || c.Callback != "_start" {
+		t.Errorf("crash %+v, want one in _start", c)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	tests := []struct {
 		name   string

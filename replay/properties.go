@@ -269,7 +269,14 @@ func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
 		if cl, err := strconv.ParseInt(get("content-length"), 10, 64); err == nil {
 			size = cl
 		}
-		kv = append(kv, "size", PropertyInt(size), "total_size", PropertyInt(size+int64(m.byteSize())))
+		kv = append(kv, "size", PropertyInt(size), "total_size", PropertyInt(size+int64(m.byteSize())),
+			"headers_bytes", PropertyInt(int64(m.byteSize())))
+	}
+	if h.accessLog {
+		// StreamInfo::requestComplete is set before the access log runs
+		// (and only then): Envoy answers a CEL duration, 8 bytes of
+		// nanoseconds.
+		kv = append(kv, "duration", PropertyInt(vm.clock.UnixNano()-info.StartTime))
 	}
 	return mapNode(kv...)
 }
@@ -280,6 +287,7 @@ func (vm *VM) responseNode(h *httpStream) *propNode {
 		return nil
 	}
 	var kv []any
+	var headerBytes, trailerBytes int64 // Envoy counts the maps it can reach
 	status, _ := h.respHeaders.get([]byte(":status"))
 	if code, err := strconv.ParseInt(status, 10, 64); err == nil {
 		kv = append(kv, "code", PropertyInt(code))
@@ -291,6 +299,7 @@ func (vm *VM) responseNode(h *httpStream) *propNode {
 	kv = append(kv, "code_details", details, "flags", PropertyInt(0))
 	if h.respHeadersOn || h.accessLog {
 		kv = append(kv, "headers", headersNode(h.respHeaders))
+		headerBytes = int64(h.respHeaders.byteSize())
 		if gs, ok := h.respHeaders.get([]byte("grpc-status")); ok {
 			if v, err := strconv.ParseInt(gs, 10, 64); err == nil {
 				kv = append(kv, "grpc_status", PropertyInt(v))
@@ -299,8 +308,11 @@ func (vm *VM) responseNode(h *httpStream) *propNode {
 	}
 	if (h.respTrailersOn || h.accessLog) && h.respTrailers != nil {
 		kv = append(kv, "trailers", headersNode(h.respTrailers))
+		trailerBytes = int64(h.respTrailers.byteSize())
 	}
-	kv = append(kv, "size", PropertyInt(int64(len(h.forwardedRespBody))))
+	size := int64(len(h.forwardedRespBody))
+	kv = append(kv, "size", PropertyInt(size), "headers_bytes", PropertyInt(headerBytes),
+		"total_size", PropertyInt(size+headerBytes+trailerBytes))
 	return mapNode(kv...)
 }
 

@@ -253,6 +253,12 @@ func (r *runner) startVM() error {
 			f.Reason = "restricted_callback"
 			f.Hint = fmt.Sprintf("%s.%s was called while the VM was starting (%s); only logging, clocks, random and the environment are allowed there: move the call to proxy_on_vm_start or later",
 				h.Module, h.Name, vm.crash.Callback)
+			if h.Name == "proc_exit" && vm.crash.Callback == "_start" {
+				// TinyGo 0.35+ and Go's wasip1 commands exit when main
+				// returns; cpp-host's start allow-list has no proc_exit.
+				f.Hint = fmt.Sprintf("the module is a WASI command whose _start calls %s.proc_exit when main returns (TinyGo 0.35 and later, Go's GOOS=wasip1 without -buildmode), which Envoy does not allow while the VM starts: build it as a reactor with -buildmode=c-shared (it then exports _initialize; TinyGo 0.36 and later also accept -buildmode=wasi-legacy)",
+					h.Module)
+			}
 		}
 		vm.failure = f
 		vm.emitFailure(f)

@@ -189,16 +189,17 @@ func Inspect(m *wasm.Module, size int, opt Options) (*Report, error) {
 		r.addProblem(Problem{Reason: "unknown_abi_version", Message: "Missing or unknown Proxy-Wasm ABI version",
 			Hint: ABIHint(m)})
 	}
+	r.Language = guessLanguage(m)
 	r.imports(m, h, v)
 	r.callbacks(m, v)
 	r.start(m)
+	r.exitAtStart(m, v)
 	r.debug(m)
 	for _, f := range m.Producers {
 		for _, t := range f.Values {
 			r.Producers[f.Name] = append(r.Producers[f.Name], Tool{Name: t.Name, Version: t.Version})
 		}
 	}
-	r.Language = guessLanguage(m)
 	for _, s := range m.Sections {
 		r.Sections = append(r.Sections, Section{Name: s.Name, ID: uint8(s.ID), Offset: uint64(s.PayloadOffset), Size: s.Size})
 	}
@@ -212,9 +213,10 @@ func Inspect(m *wasm.Module, size int, opt Options) (*Report, error) {
 			r.HostCheck.LoadsIn[o.name] = r.HostCheck.Loads
 			continue
 		}
-		scratch := &Report{Imports: map[string][]Import{}}
+		scratch := &Report{Imports: map[string][]Import{}, Language: r.Language, Start: r.Start}
 		scratch.imports(m, o, v)
 		scratch.callbacks(m, v)
+		scratch.exitAtStart(m, v)
 		r.HostCheck.LoadsIn[o.name] = v != abi.VersionUnknown && len(scratch.HostCheck.Problems) == 0
 	}
 	for _, l := range []*[]Problem{&r.HostCheck.Missing, &r.HostCheck.Mismatched, &r.HostCheck.Problems} {
@@ -314,6 +316,47 @@ func signature(f *abi.Func) wasm.FuncType {
 		return out
 	}
 	return wasm.FuncType{Params: conv(f.ParamTypes()), Results: conv(f.ResultType())}
+}
+
+// exitAtStart: a WASI command whose runtime calls proc_exit when main
+// returns (Go's wasip1 runtime.main; TinyGo since 0.35) traps in Envoy,
+// whose start allow-list (WasmBase::startVm) has no proc_exit; the VM never
+// starts. Only toolchains known to exit this way are flagged: older TinyGo
+// imports proc_exit too, for os.Exit and panics.
+func (r *Report) exitAtStart(m *wasm.Module, v abi.Version) {
+	if r.Start.Mode != "command" || v == abi.VersionUnknown || len(r.HostCheck.Problems) > 0 {
+		return
+	}
+	var exit string
+	for _, im := range m.Imports {
+		if im.Kind == wasm.KindFunc && im.Name == "proc_exit" && strings.HasPrefix(im.Module, "wasi_") {
+			exit = im.Module + ".proc_exit"
+		}
+	}
+	var who string
+	switch l := r.Language; {
+	case exit == "":
+		return
+	case l.Name == "Go":
+		who = "Go's wasip1 runtime"
+	case l.Name == "TinyGo" && tinyGoExits(l.Toolchain):
+		who = l.Toolchain
+	default:
+		return
+	}
+	r.addProblem(Problem{Reason: "restricted_callback", Name: "_start",
+		Message: "Function: _start failed: Uncaught Error: restricted_callback",
+		Hint: fmt.Sprintf("the module is a WASI command: %s calls %s when main returns, which Envoy does not allow while the VM starts (\"Wasm VM failed Failed to initialize Wasm code\"); build it as a reactor with -buildmode=c-shared, which exports _initialize instead", who, exit)})
+}
+
+// tinyGoExits reports a TinyGo release ("TinyGo 0.35.0") whose _start ends
+// with proc_exit(0).
+func tinyGoExits(toolchain string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(toolchain, "TinyGo %d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 0 || minor >= 35
 }
 
 // start follows cpp-host's WasmBase::startVm: _initialize then main (or

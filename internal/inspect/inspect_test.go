@@ -364,6 +364,35 @@ func TestStaleDWARF(t *testing.T) {
 	}
 }
 
+// TestExitAtStart: TinyGo 0.35+ commands call proc_exit at the end of
+// _start, which Envoy traps while the VM starts; 0.34 ones return.
+func TestExitAtStart(t *testing.T) {
+	for _, tt := range []struct {
+		file     string
+		problems []string
+		hint     string
+	}{
+		{"tinygo-cmd.wasm", []string{"Function: _start failed: Uncaught Error: restricted_callback"},
+			"the module is a WASI command: TinyGo 0.35.0 calls wasi_snapshot_preview1.proc_exit when main returns, which Envoy does not allow while the VM starts (\"Wasm VM failed Failed to initialize Wasm code\"); build it as a reactor with -buildmode=c-shared, which exports _initialize instead"},
+		{"tinygo-cmd-034.wasm", []string{}, ""},
+	} {
+		r := inspectFile(t, tt.file, "")
+		hc := r.HostCheck
+		if got := messages(hc.Problems); !reflect.DeepEqual(got, tt.problems) {
+			t.Errorf("%s: problems %q, want %q", tt.file, got, tt.problems)
+		}
+		if len(hc.Problems) > 0 && (hc.Problems[0].Hint != tt.hint || hc.Problems[0].Reason != "restricted_callback") {
+			t.Errorf("%s: %+v, want hint %q", tt.file, hc.Problems[0], tt.hint)
+		}
+		want := len(tt.problems) == 0
+		for host, loads := range hc.LoadsIn {
+			if loads != want {
+				t.Errorf("%s: loads in %s %v, want %v", tt.file, host, loads, want)
+			}
+		}
+	}
+}
+
 func TestUnknownHost(t *testing.T) {
 	m, _ := wasm.Parse([]byte("\x00asm\x01\x00\x00\x00"))
 	_, err := Inspect(m, 8, Options{Host: "nginx"})

@@ -25,6 +25,11 @@ python3 addcustom.py emscripten.wasm emscripten.wasm "emscripten_metadata=000300
 # Zig's DW_AT_producer among other strings.
 python3 addcustom.py zig.wasm zig.wasm "producers=$(printf '01%s01%s%s' "$(str language)" "$(str C99)" "$(str '')")"
 python3 addcustom.py zig.wasm zig.wasm ".debug_str=$(hex 'example')00$(hex 'zig 0.14.0')00$(hex 'u8')00"
+# tinygo-cmd: TinyGo writes "processed-by: TinyGo <version>"; 0.35 is the
+# first release whose _start calls proc_exit.
+cp tinygo-cmd.wasm tinygo-cmd-034.wasm
+python3 addcustom.py tinygo-cmd.wasm tinygo-cmd.wasm "producers=$(printf '01%s01%s%s' "$(str processed-by)" "$(str TinyGo)" "$(str 0.35.0)")"
+python3 addcustom.py tinygo-cmd-034.wasm tinygo-cmd-034.wasm "producers=$(printf '01%s01%s%s' "$(str processed-by)" "$(str TinyGo)" "$(str 0.34.0)")"
 # stale-dwarf: internal/wasm's DWARF 4 module rewritten by wasm-opt without
 # -g, as clang does behind your back when -O is on the link line: Binaryen
 # drops the name section and zeroes every subprogram address.

@@ -17,6 +17,7 @@ import (
 type SourceMap struct {
 	segs    []smSegment // sorted by offset
 	sources []string    // with sourceRoot applied
+	content smContent   // the sources' text, when the map embeds it (sourcecontent.go)
 }
 
 type smSegment struct {
@@ -33,6 +34,8 @@ type smJSON struct {
 	SourceRoot string            `json:"sourceRoot"`
 	Mappings   *string           `json:"mappings"`
 	Sections   []json.RawMessage `json:"sections"`
+	// SourcesContent is decoded only when a source's text is asked for.
+	SourcesContent json.RawMessage `json:"sourcesContent"`
 }
 
 // maxSourceMapSegments caps the segments decoded from one map: a
@@ -82,12 +85,15 @@ func parseSourceMap(b []byte, moduleBases ...string) (*SourceMap, error) {
 		}
 	}
 	sm := &SourceMap{sources: make([]string, len(j.Sources))}
+	sm.content.names = make([]string, len(j.Sources))
 	for i, s := range j.Sources {
 		if s == nil {
 			continue // null: a source the tool could not name
 		}
 		sm.sources[i] = joinSource(root, *s)
+		sm.content.names[i] = *s
 	}
+	sm.content.raw = j.SourcesContent
 	if err := sm.decode(*j.Mappings); err != nil {
 		return nil, fmt.Errorf("mappings: %w", err)
 	}

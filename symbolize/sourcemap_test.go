@@ -292,11 +292,18 @@ func TestAssemblyScriptSourceMap(t *testing.T) {
 func FuzzSourceMap(f *testing.F) {
 	f.Add(sourceMapJSON("./plugin.wasm", []string{"a.ts", "b.ts"}, mappings([]int64{0x100, 0, 9, 4}, []int64{0x108, 1, 0, 0}, []int64{0x110})), uint64(0x105))
 	f.Add([]byte(`{"version":3,"sources":["a"],"mappings":"gggggggA,AAAA;;"}`), uint64(3))
+	f.Add([]byte(`{"version":3,"sourceRoot":"./plugin.wasm","sources":["a.ts",null],"sourcesContent":["A",null,"C"],"mappings":"AAAA"}`), uint64(0))
+	f.Add([]byte(`{"version":3,"sources":["a.ts"],"sourcesContent":[7],"mappings":""}`), uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, off uint64) {
 		sm, err := ParseSourceMap(b, "plugin.wasm")
 		if err != nil {
 			return
 		}
-		sm.Lookup(off, off/2)
+		file, _, _, _ := sm.Lookup(off, off/2)
+		for _, name := range append([]string{file}, sm.content.names...) {
+			if text, ok, err := sm.Content(name); (ok || text != nil) && err != nil {
+				t.Fatalf("Content(%q): text and error %v", name, err)
+			}
+		}
 	})
 }

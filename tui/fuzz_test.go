@@ -70,18 +70,6 @@ func FuzzUI(f *testing.F) {
 	})
 }
 
-// FuzzSourcesContent reads any bytes as a source map's embedded sources.
-func FuzzSourcesContent(f *testing.F) {
-	f.Add([]byte(`{"version":3,"sourceRoot":"./plugin.wasm","sources":["assembly/index.ts"],"sourcesContent":["export function f(): void {}"],"mappings":"AAAA"}`))
-	f.Add([]byte(`{"sources":[null,"a"],"sourcesContent":[null]}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := sourcesContent(b, "plugin.wasm")
-		if err == nil && m == nil {
-			t.Fatal("no error and no map")
-		}
-	})
-}
-
 // FuzzNDJSON reads any bytes as `wasmdbg trace --json` output: an error
 // names the line, and never a panic.
 func FuzzNDJSON(f *testing.F) {

@@ -2,46 +2,45 @@ package tui
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
-	"sync"
-
-	"github.com/wasmdbg/wasmdbg/internal/wasm"
 )
 
 // SourceFiles finds the source code a frame names. A file named in DWARF
 // or a source map is looked up, in order: at its own path when that is
-// absolute, in the source map's sourcesContent (AssemblyScript and
-// Emscripten embed every source), beside the module, under each source
-// directory (--source-dir), among the sources built into wasmdbg (FS: the
-// demo's plugin), and relative to the working directory. Beside the
-// module, under a source directory and in FS, the name is tried whole and
-// then with its leading directories dropped one by one, so a build path
-// such as "/src/plugin/plugin.cc" is found as "plugin.cc" beside the
-// module. Open does file IO: the UI calls it only from commands.
+// absolute, in the source map's sourcesContent as Embedded gives it
+// (AssemblyScript and Emscripten embed every source), beside the module,
+// under each source directory (--source-dir), among the sources built into
+// wasmdbg (FS: the demo's plugin), and relative to the working directory.
+// Beside the module, under a source directory and in FS, the name is
+// tried whole and then with its leading directories dropped one by one, so
+// a build path such as "/src/plugin/plugin.cc" is found as "plugin.cc"
+// beside the module. Open does file IO: the UI calls it only from
+// commands; the module's source map is read by package symbolize, not
+// here.
 type SourceFiles struct {
 	// Module is the path of the module whose frames are shown; "" when
 	// the module is not a file (embedded in the binary).
 	Module string
 	// Dirs are the directories given with --source-dir.
 	Dirs []string
-	// SourceMap, when set, is the module's source map; otherwise the map
-	// named by the module's sourceMappingURL section is read beside it.
-	SourceMap []byte
+	// Embedded gives the sources the module carries in its source map
+	// (sourcesContent): the *symbolize.Module that symbolizes its frames.
+	Embedded EmbeddedSources
 	// FS holds source files built into wasmdbg (fixtures.Fixture.Sources
 	// for the demo), so they show wherever wasmdbg runs.
 	FS fs.FS
+}
 
-	once     sync.Once
-	embedded map[string]string // source name -> sourcesContent
-	mapErr   string
+// EmbeddedSources gives the text of the source files a module carries
+// itself, by the names its frames give them; *symbolize.Module does, from
+// its source map's sourcesContent.
+type EmbeddedSources interface {
+	SourceContent(file string) ([]byte, bool)
 }
 
 // SourceText is a source file split into lines, or why it is missing.
@@ -60,7 +59,6 @@ func (f *SourceFiles) Open(name string) SourceText {
 	if f == nil {
 		f = &SourceFiles{}
 	}
-	f.once.Do(f.loadSourceMap)
 	st := SourceText{Name: name}
 	if name == "" {
 		st.Err = "this frame names no source file (no DWARF line or source map entry)"
@@ -74,8 +72,10 @@ func (f *SourceFiles) Open(name string) SourceText {
 			return st
 		}
 	}
-	if text, ok := f.embedded[name]; ok {
-		return st.with("source map", text)
+	if f.Embedded != nil {
+		if text, ok := f.Embedded.SourceContent(name); ok {
+			return st.with("source map", string(text))
+		}
 	}
 	var looked []string
 	if f.Module != "" {
@@ -117,9 +117,6 @@ func (f *SourceFiles) Open(name string) SourceText {
 		looked = append(looked, "in the working directory")
 	}
 	st.Err = fmt.Sprintf("%s: not found %s; pass --source-dir with the plugin's source tree", name, strings.Join(looked, ", "))
-	if f.mapErr != "" {
-		st.Err += " (" + f.mapErr + ")"
-	}
 	return st
 }
 
@@ -233,87 +230,4 @@ func textOf(p string, b []byte) (string, error) {
 		return "", fmt.Errorf("%s: not a text file", p)
 	}
 	return string(b), nil
-}
-
-// loadSourceMap reads the sourcesContent of the module's source map.
-func (f *SourceFiles) loadSourceMap() {
-	b := f.SourceMap
-	base := ""
-	if f.Module != "" {
-		base = filepath.Base(f.Module)
-	}
-	if b == nil && f.Module != "" {
-		mod, err := wasm.ReadFile(f.Module)
-		if err != nil || mod.SourceMappingURL == "" {
-			return
-		}
-		b, err = readSourceMapURL(filepath.Dir(f.Module), mod.SourceMappingURL)
-		if err != nil {
-			f.mapErr = err.Error()
-			return
-		}
-	}
-	if b == nil {
-		return
-	}
-	emb, err := sourcesContent(b, base)
-	if err != nil {
-		f.mapErr = err.Error()
-		return
-	}
-	f.embedded = emb
-}
-
-func readSourceMapURL(dir, url string) ([]byte, error) {
-	if rest, ok := strings.CutPrefix(url, "data:"); ok {
-		meta, data, ok := strings.Cut(rest, ",")
-		if !ok || !strings.HasSuffix(meta, ";base64") {
-			return nil, fmt.Errorf("sourceMappingURL: a data URL must be base64")
-		}
-		return base64.StdEncoding.DecodeString(data)
-	}
-	p := strings.TrimPrefix(url, "file://")
-	if strings.Contains(p, "://") {
-		return nil, fmt.Errorf("source map %s is remote", url)
-	}
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(dir, filepath.FromSlash(p))
-	}
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("source map: %w", err)
-	}
-	return b, nil
-}
-
-// sourcesContent reads the embedded sources of a source map (ECMA-426
-// §5: "sourcesContent", parallel to "sources"), keyed by the names
-// symbolize gives them: each source with sourceRoot applied, unless the
-// root names the module itself (AssemblyScript writes "./plugin.wasm").
-func sourcesContent(b []byte, moduleBase string) (map[string]string, error) {
-	var j struct {
-		Sources        []*string `json:"sources"`
-		SourcesContent []*string `json:"sourcesContent"`
-		SourceRoot     string    `json:"sourceRoot"`
-	}
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, fmt.Errorf("source map: %v", err)
-	}
-	root := j.SourceRoot
-	if moduleBase != "" && path.Base(root) == moduleBase {
-		root = ""
-	}
-	out := map[string]string{}
-	for i, s := range j.Sources {
-		if s == nil || i >= len(j.SourcesContent) || j.SourcesContent[i] == nil {
-			continue
-		}
-		name := *s
-		if root != "" && !strings.HasPrefix(name, "/") && !strings.Contains(name, "://") {
-			name = path.Join(root, name)
-		}
-		out[name] = *j.SourcesContent[i]
-		out[*s] = *j.SourcesContent[i]
-	}
-	return out, nil
 }

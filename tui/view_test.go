@@ -66,7 +66,7 @@ func TestAssemblyScriptGolden(t *testing.T) {
 				{Index: 4, Offset: "0x6e4f", Function: "assembly/index/Filter#onRequestHeaders"},
 			}})
 	src.End()
-	m := New(src, Options{Files: &SourceFiles{Module: mod}})
+	m := New(src, Options{Files: &SourceFiles{Module: mod, Embedded: r}})
 	drive(t, m, m.Init())
 	send(t, m, tea.WindowSizeMsg{Width: 100, Height: 30})
 	scr := screen(m)

@@ -146,7 +146,7 @@ func runAttach(ctx context.Context, io stdio, o attachOptions) error {
 		return err
 	}
 	if notes != nil {
-		return attachTUI(ctx, io, s, notes, o.module)
+		return attachTUI(ctx, io, s, notes, sourceFiles(o.module, nil, opts.Module))
 	}
 	runErr := printEvents(ctx, io, s, o)
 	closeErr := s.Close()

@@ -253,7 +253,7 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 
 	var serveErr error
 	if feed != nil {
-		serveErr = serveTUI(sig, io, feed, served, o.module)
+		serveErr = serveTUI(sig, io, feed, served, sourceFiles(o.module, nil, opts.Resolver))
 	} else {
 		select {
 		case <-sig.Done():

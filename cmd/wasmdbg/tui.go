@@ -20,6 +20,7 @@ import (
 
 	"github.com/wasmdbg/wasmdbg/attach"
 	"github.com/wasmdbg/wasmdbg/fixtures"
+	"github.com/wasmdbg/wasmdbg/internal/loc"
 	"github.com/wasmdbg/wasmdbg/replay"
 	"github.com/wasmdbg/wasmdbg/serve"
 	"github.com/wasmdbg/wasmdbg/symbolize"
@@ -147,7 +148,7 @@ func runTUI(ctx context.Context, io stdio, o tuiOptions, args []string) error {
 		fo.Resolver, fo.Module = resolver, o.module
 	}
 	src := tui.NewFileSource(display, in, fo)
-	opts := tui.Options{View: o.view, Files: &tui.SourceFiles{Module: o.module, Dirs: o.sourceDirs}}
+	opts := tui.Options{View: o.view, Files: sourceFiles(o.module, o.sourceDirs, resolver)}
 	if o.snapshot {
 		defer src.Close()
 	}
@@ -211,7 +212,7 @@ func runTUIReplay(ctx context.Context, std stdio, o tuiOptions, input string, w,
 		return err
 	}
 	defer src.Close()
-	return showSource(ctx, std, src, tui.Options{View: o.view, Files: &tui.SourceFiles{Module: modPath, Dirs: o.sourceDirs}},
+	return showSource(ctx, std, src, tui.Options{View: o.view, Files: sourceFiles(modPath, o.sourceDirs, resolver)},
 		o.snapshot, tui.SnapshotOptions{View: o.view, Width: w, Height: h, Keys: o.keys})
 }
 
@@ -247,7 +248,18 @@ func replayTUI(ctx context.Context, std stdio, name, modPath string, wasm []byte
 		return err
 	}
 	defer src.Close()
-	return showSource(ctx, std, src, tui.Options{Files: &tui.SourceFiles{Module: modPath}}, false, tui.SnapshotOptions{})
+	return showSource(ctx, std, src, tui.Options{Files: sourceFiles(modPath, nil, opts.Resolver)}, false, tui.SnapshotOptions{})
+}
+
+// sourceFiles is where the UI finds the source a frame names: beside the
+// module, under dirs, and among the sources the module's source map
+// embeds, as the symbolizer r (a *symbolize.Module) read them.
+func sourceFiles(module string, dirs []string, r loc.Resolver) *tui.SourceFiles {
+	f := &tui.SourceFiles{Module: module, Dirs: dirs}
+	if m, ok := r.(*symbolize.Module); ok && m != nil {
+		f.Embedded = m
+	}
+	return f
 }
 
 // demoTUI is `wasmdbg demo` on a terminal: the bundled capture replayed
@@ -275,9 +287,9 @@ func demoTUI(ctx context.Context, std stdio, f fixtures.Fixture, wasm []byte, no
 // UI restores the levels when it ends (the source's Close); what the
 // session said meanwhile that the UI did not show (the restore outcomes) is
 // printed once the terminal is back.
-func attachTUI(ctx context.Context, std stdio, s *attach.Session, notes *tui.Notes, module string) error {
+func attachTUI(ctx context.Context, std stdio, s *attach.Session, notes *tui.Notes, files *tui.SourceFiles) error {
 	src := tui.NewAttachSource(s, notes)
-	runErr := showSource(ctx, std, src, tui.Options{Files: &tui.SourceFiles{Module: module}}, false, tui.SnapshotOptions{})
+	runErr := showSource(ctx, std, src, tui.Options{Files: files}, false, tui.SnapshotOptions{})
 	closeErr := s.Close() // done by the UI already; this returns its result
 	printNotes(std, notes)
 	if closeErr != nil {
@@ -321,7 +333,7 @@ func pushServeEvent(feed *tui.MemSource, e serve.Event) {
 // signal comes (ctx) or the server stops by itself; it returns the
 // server's error, if it stopped by itself. The caller then shuts down as
 // without the UI.
-func serveTUI(ctx context.Context, std stdio, feed *tui.MemSource, served <-chan error, module string) error {
+func serveTUI(ctx context.Context, std stdio, feed *tui.MemSource, served <-chan error, files *tui.SourceFiles) error {
 	uictx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var serveErr error
@@ -334,7 +346,7 @@ func serveTUI(ctx context.Context, std stdio, feed *tui.MemSource, served <-chan
 		case <-uictx.Done():
 		}
 	}()
-	err := tui.Run(uictx, feed, tui.Options{Files: &tui.SourceFiles{Module: module}}, tui.RunOptions{Out: std.out})
+	err := tui.Run(uictx, feed, tui.Options{Files: files}, tui.RunOptions{Out: std.out})
 	cancel()
 	<-done
 	if err != nil {

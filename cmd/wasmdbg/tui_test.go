@@ -96,6 +96,37 @@ func TestDemoTUISourceOutsideCheckout(t *testing.T) {
 	tuiGoldenFile(t, golden, screen)
 }
 
+// TestTUISourceMapContent: tui --module of an AssemblyScript plugin shows
+// a frame's source from the sources its source map embeds, as the
+// symbolizer read them; no source tree on disk.
+func TestTUISourceMapContent(t *testing.T) {
+	fx, ok := fixtures.Get("as")
+	if !ok {
+		t.Fatal("no as fixture")
+	}
+	dir := t.TempDir()
+	mod, err := fx.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "envoy.log")
+	if err := os.WriteFile(log, []byte("[2024-05-02 10:00:01.105][23][error][wasm] Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\n"+
+		"Proxy-Wasm plugin in-VM backtrace:\n"+
+		"  0:  0x5a7d - assembly/index/Crasher#panic\n"+
+		"  1:  0x5b4e - assembly/index/Crasher#strike\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, "wasmdbg", "tui", "--snapshot", "--size", "100x30", "--module", mod, log)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"assembly/index.ts:57 · source map", "throw new Error"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("screen lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestTUIErrors(t *testing.T) {
 	tests := []struct {
 		args    []string

@@ -360,7 +360,10 @@ func (rep *LeakReport) judge() {
 	}
 	flat := rep.windows[k-1] <= rep.windows[0]
 	if rep.Signal == memorySignal {
-		flat = flat || rep.plateau(v)
+		// Linear memory only grows, so a window's lowest value is its
+		// first: a step inside the last window would not show. Flat means
+		// no step in the whole second half (or a plateau).
+		flat = tail[len(tail)-1] <= tail[0] || rep.plateau(v)
 	}
 	beforeGC := false
 	if rep.goFirstGC > 0 && rep.Signal == memorySignal {

@@ -152,6 +152,8 @@ func TestLeakJudge(t *testing.T) {
 		{"warm-up then flat", warmup(1000, 50, 300), nil, 1, LeakFlat, "memory is flat from iteration 301: no leak"},
 		{"one late step", append(steps(300, 1000, 1<<20), steps(100, 1000, 1<<20+page)...), nil, 1, LeakInconclusive,
 			"memory grew ~492 B per request over the second half, but not in every quarter of it: no verdict; repeat more times (--repeat 1600)"},
+		{"a step in the last quarter", append(steps(95, 1000, 1<<20), steps(5, 1000, 1<<20+page)...), nil, 1, LeakInconclusive,
+			"memory grew ~708 B per request over the second half, but not in every quarter of it: no verdict; repeat more times (--repeat 400)"},
 		{"too few", steps(5, 1, 1<<20), nil, 1, LeakInconclusive, "5 iterations are too few for a verdict: repeat at least 8 times"},
 		{"heap sawtooth level", steps(200, 1000, 1<<20), saw(200, 0), 1, LeakFlat, "memory is level over the second half of the run: no leak"},
 		{"heap sawtooth rising", steps(200, 1000, 1<<20), saw(200, 100), 1, LeakFound, "memory grows ~107 B per request: leak"},

@@ -346,7 +346,7 @@ func (r *Report) exitAtStart(m *wasm.Module, v abi.Version) {
 	}
 	r.addProblem(Problem{Reason: "restricted_callback", Name: "_start",
 		Message: "Function: _start failed: Uncaught Error: restricted_callback",
-		Hint: fmt.Sprintf("the module is a WASI command: %s calls %s when main returns, which Envoy does not allow while the VM starts (\"Wasm VM failed Failed to initialize Wasm code\"); build it as a reactor with -buildmode=c-shared, which exports _initialize instead", who, exit)})
+		Hint:    fmt.Sprintf("the module is a WASI command: %s calls %s when main returns, which Envoy does not allow while the VM starts (\"Wasm VM failed Failed to initialize Wasm code\"); build it as a reactor with -buildmode=c-shared, which exports _initialize instead", who, exit)})
 }
 
 // tinyGoExits reports a TinyGo release ("TinyGo 0.35.0") whose _start ends

@@ -1,11 +1,13 @@
 package symbolize
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 	"sync"
 
@@ -513,8 +515,18 @@ func (l *treeLoader) node(e *dwarf.Entry) *godwarf.Tree {
 				n.Ranges = append(n.Ranges, rg)
 			}
 		}
+		sortRanges(n.Ranges)
 	}
 	return n
+}
+
+// sortRanges puts ranges in address order. containsPC stops at the first
+// range past pc, but a range list need not be in order, nor is a node's
+// once its children's ranges are folded in (TinyGo's inlined Go interface
+// methods): a pc in a later-listed but lower range is found, as
+// llvm-symbolizer finds it.
+func sortRanges(rs [][2]uint64) {
+	slices.SortFunc(rs, func(a, b [2]uint64) int { return cmp.Compare(a[0], b[0]) })
 }
 
 // dieCursor steps through the DIEs of a subprogram for a treeLoader.
@@ -610,8 +622,10 @@ func (l *treeLoader) children(c dieCursor, parent *godwarf.Tree, depth int) erro
 	}
 }
 
-// foldRanges adds the ranges of b not already covered by a.
+// foldRanges adds the ranges of b not already covered by a, keeping a in
+// address order.
 func foldRanges(a, b [][2]uint64) [][2]uint64 {
+	n := len(a)
 next:
 	for _, rb := range b {
 		for _, ra := range a {
@@ -620,6 +634,9 @@ next:
 			}
 		}
 		a = append(a, rb)
+	}
+	if len(a) > n {
+		sortRanges(a)
 	}
 	return a
 }

@@ -176,3 +176,97 @@ func TestUnjoinURL(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsortedRangeLists: DWARF does not order a range list, and TinyGo's
+// are not in address order; nor is a node's once its children's ranges are
+// folded into it. This reverses the .debug_ranges list of every inlined
+// subroutine of the C++ fixture that has two entries or more (no base
+// address entries): at the start of each listed range the frames are the
+// unpatched module's, inlined calls included.
+func TestUnsortedRangeLists(t *testing.T) {
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	b, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig, err := New("plugin.wasm", b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rangesSec, ok := pm.CustomSection(".debug_ranges")
+	if !ok {
+		t.Fatal("the cpp fixture has no .debug_ranges")
+	}
+	ranges := rangesSec.Data
+	d, err := dwarf.New(pm.Custom(".debug_abbrev"), nil, nil, pm.Custom(".debug_info"), pm.Custom(".debug_line"), nil, ranges, pm.Custom(".debug_str"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched := append([]byte(nil), b...)
+	var probes []uint64
+	lists := 0
+	r := d.Reader()
+	for {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		off, ok := e.Val(dwarf.AttrRanges).(int64)
+		if e.Tag != dwarf.TagInlinedSubroutine || !ok {
+			continue
+		}
+		// Entries of two 4-byte addresses up to the (0, 0) end.
+		var pairs [][2]uint32
+		for i := int(off); i+8 <= len(ranges); i += 8 {
+			lo, hi := binary.LittleEndian.Uint32(ranges[i:]), binary.LittleEndian.Uint32(ranges[i+4:])
+			if lo == 0 && hi == 0 {
+				break
+			}
+			pairs = append(pairs, [2]uint32{lo, hi})
+		}
+		base := false
+		for _, p := range pairs {
+			base = base || p[0] == 0xffffffff
+		}
+		if len(pairs) < 2 || base {
+			continue
+		}
+		at := int(rangesSec.DataOffset) + int(off)
+		for i, p := range pairs {
+			j := at + 8*(len(pairs)-1-i)
+			binary.LittleEndian.PutUint32(patched[j:], p[0])
+			binary.LittleEndian.PutUint32(patched[j+4:], p[1])
+			if usableRange([2]uint64{uint64(p[0]), uint64(p[1])}) {
+				probes = append(probes, uint64(p[0]))
+			}
+		}
+		lists++
+	}
+	if lists == 0 {
+		t.Fatal("the cpp fixture has no inlined subroutine with a range list of two entries")
+	}
+	m, err := New("patched.wasm", patched, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pc := range probes {
+		want, err := orig.Lookup(loc.CodeOffset(pc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := m.Lookup(loc.CodeOffset(pc)); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("code+0x%x: %+v, %v\nwant %+v", pc, got, err, want)
+		}
+	}
+	t.Logf("%d range lists reversed, %d offsets compared", lists, len(probes))
+}

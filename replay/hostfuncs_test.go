@@ -305,6 +305,13 @@ func TestPropertyFunctions(t *testing.T) {
 		{"node\x00id", "sidecar~1", abi.Ok},
 		{"request\x00path", "/a?b=c", abi.Ok},
 		{"request\x00url_path", "/a", abi.Ok},
+		{"request\x00query", "b=c", abi.Ok},
+		{"request\x00host", "example.com", abi.Ok},
+		// Headers the request lacks: Envoy's wrapper has no value for them.
+		{"request\x00referer", "", abi.NotFound},
+		{"request\x00useragent", "", abi.NotFound},
+		{"request\x00id", "", abi.NotFound},
+		{"request\x00scheme", "", abi.NotFound},
 		{"request\x00headers\x00x-dup", "1,2", abi.Ok},
 		{"source\x00address", "10.0.0.1:5555", abi.Ok},
 		{"source\x00port", string(PropertyInt(5555)), abi.Ok},
@@ -328,6 +335,24 @@ func TestPropertyFunctions(t *testing.T) {
 	h.expect("set on the root", h.call("proxy_set_property", k, kn, v, vn), abi.NotFound)
 	if _, st := get("request\x00path"); st != abi.NotFound {
 		t.Errorf("request.path on the root: %s", st)
+	}
+}
+
+// TestRequestQueryFragment: Envoy's request.query stops at a fragment;
+// url_path is the path before the query.
+func TestRequestQueryFragment(t *testing.T) {
+	h := newHarness(t, VMConfig{})
+	h.stream.http.reqHeaders = newHeaderMap([]Header{{":method", "GET"}, {":path", "/p?x=1&y=2#frag"}})
+	for _, tt := range []struct{ path, want string }{
+		{"request\x00query", "x=1&y=2"},
+		{"request\x00url_path", "/p"},
+		{"request\x00path", "/p?x=1&y=2#frag"},
+	} {
+		k, kn := h.str(tt.path)
+		p, sz := h.out()
+		if st := abi.Status(h.call("proxy_get_property", k, kn, p, sz)); st != abi.Ok || h.bytesAt(p, sz) != tt.want {
+			t.Errorf("%q: %q %s, want %q", tt.path, h.bytesAt(p, sz), st, tt.want)
+		}
 	}
 }
 

@@ -259,11 +259,20 @@ func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
 	if h.reqHeadersOn || h.accessLog {
 		m := h.reqHeaders
 		get := func(k string) string { v, _ := m.get([]byte(k)); return v }
+		// A key read from a header the request lacks is absent, as
+		// Envoy's convertHeaderEntry answers: NotFound, not "".
+		opt := func(k string) any {
+			if v, ok := m.get([]byte(k)); ok {
+				return v
+			}
+			return (*propNode)(nil)
+		}
 		path := get(":path")
 		urlPath, query, _ := strings.Cut(path, "?")
-		kv = append(kv, "path", path, "url_path", urlPath, "host", get(":authority"),
-			"scheme", get(":scheme"), "method", get(":method"), "headers", headersNode(m),
-			"referer", get("referer"), "useragent", get("user-agent"), "id", get("x-request-id"),
+		query, _, _ = strings.Cut(query, "#")
+		kv = append(kv, "path", opt(":path"), "url_path", urlPath, "host", opt(":authority"),
+			"scheme", opt(":scheme"), "method", opt(":method"), "headers", headersNode(m),
+			"referer", opt("referer"), "useragent", opt("user-agent"), "id", opt("x-request-id"),
 			"query", query)
 		size := int64(len(h.forwardedReqBody))
 		if cl, err := strconv.ParseInt(get("content-length"), 10, 64); err == nil {

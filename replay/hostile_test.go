@@ -29,7 +29,12 @@ func TestHostileModules(t *testing.T) {
 		frame0  string // the innermost frame's name
 		verdict string
 	}{
-		{"l", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "",
+		// The fuel checks stop the loop where it is: its frames show it.
+		{"l", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "spin",
+			"the plugin ran past the time limit in proxy_on_request_headers"},
+		// 2^60 calls and no loop: the checks at function entries stop it
+		// (wazero's own checks, at loop heads only, would not).
+		{"e", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "fan",
 			"the plugin ran past the time limit in proxy_on_request_headers"},
 		{"g", Options{Timeout: 5 * time.Second, MaxMemoryPages: 64}, "Uncaught RuntimeError: unreachable", "grow_all",
 			"the plugin trapped in proxy_on_request_headers"},
@@ -63,6 +68,22 @@ func TestHostileModules(t *testing.T) {
 
 // TestBadPointers: every host function answers a pointer outside memory
 // with InvalidMemoryAccess (or a WASI fault); the module traps otherwise.
+// TestStartLoop: a start function that never returns is stopped by the
+// time limit while the module is instantiated, and reported.
+func TestStartLoop(t *testing.T) {
+	m := compileFile(t, "testdata/wat/startloop.wasm", Options{Timeout: 100 * time.Millisecond})
+	_, _, res := run(t, m, hostileCapture("", 1), Quiet)
+	// 0x5e is spin's loop instruction.
+	want := &Failure{Reason: "start_failed", Message: "Function: start failed: wasmdbg: callback exceeded the 100ms time limit (an infinite loop?)\n" +
+		"Proxy-Wasm plugin in-VM backtrace:\n  0:  0x5e - spin", Hint: "the module's start section trapped"}
+	if f := res.Failure; f == nil || *f != *want {
+		t.Errorf("failure %+v, want %+v", f, want)
+	}
+	if c := res.Crash; c == nil || !c.Timeout || len(c.Frames) == 0 || c.Frames[0].Name != "spin" {
+		t.Errorf("crash %+v, want a timeout in spin", c)
+	}
+}
+
 func TestBadPointers(t *testing.T) {
 	m := compileFile(t, "testdata/wat/hostile.wasm", Options{Timeout: 5 * time.Second})
 	text, _, res := run(t, m, hostileCapture("p", 3), Trace)

@@ -3,7 +3,7 @@
 ;; "g" grows memory until it cannot, "r" recurses without end, "p" calls
 ;; host functions with pointers outside its memory (and traps if any of
 ;; them does not answer InvalidMemoryAccess or a WASI fault), "b" logs a
-;; 64 KiB message on every request.
+;; 64 KiB message on every request, "e" makes 2^60 calls without a loop.
 ;; Build: wat2wasm --debug-names hostile.wat -o hostile.wasm
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
@@ -43,6 +43,11 @@
     (loop $more
       (br_if $more (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
     (unreachable))
+  (func $fan (param $n i32) (result i32)
+    (if (result i32) (i32.eqz (local.get $n))
+      (then (i32.const 1))
+      (else (i32.add (call $fan (i32.sub (local.get $n) (i32.const 1)))
+                     (call $fan (i32.sub (local.get $n) (i32.const 1)))))))
   (func $recurse (param $n i32) (result i32)
     (i32.add (call $recurse (i32.add (local.get $n) (i32.const 1))) (i32.const 1)))
   (func $expect (param $got i32) (param $want i32)
@@ -73,6 +78,7 @@
     (if (i32.eq (global.get $mode) (i32.const 114)) (then (drop (call $recurse (i32.const 0)))))
     (if (i32.eq (global.get $mode) (i32.const 112)) (then (call $bad_pointers)))
     (if (i32.eq (global.get $mode) (i32.const 98)) (then (call $big_log)))
+    (if (i32.eq (global.get $mode) (i32.const 101)) (then (drop (call $fan (i32.const 60)))))
     (i32.const 0))
   (func $on_done (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
   (func $on_delete (export "proxy_on_delete") (param i32))

@@ -17,7 +17,9 @@ import (
 // every loop back-edge; it made a replayed request several times dearer
 // than the call itself. Instead, the module the host compiles counts down
 // a fuel global at the head of every loop and at the entry of every
-// function; when it reaches zero, once every fuelPerCheck steps, it calls
+// function that calls another (so that a call tree without loops, 2^60
+// calls deep, is stopped too, which wazero's checks at loop heads would
+// not do); when it reaches zero, once every fuelPerCheck steps, it calls
 // the host function wasmdbg.fuel, which reads the clock and traps the
 // callback once it has run past its limit. In between, guest code pays a
 // load, a subtraction, a store and a branch per step and never leaves
@@ -353,7 +355,6 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 	out := make([]byte, 0, len(p)+len(p)/4)
 	out = append(out, p[:r.pos]...)
 	fx.m.runs = append(fx.m.runs, fuelRun{at: 0, orig: 0, copied: true})
-	check := fx.checkCode()
 	var body []byte
 	var runs []fuelRun
 	for i := uint32(0); i < n && r.err == nil; i++ {
@@ -380,14 +381,26 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 			runs = append(runs, fuelRun{at: uint32(len(body)), orig: uint32(orig)})
 			body = append(body, code...)
 		}
-		// locals
+		// The locals, plus one i32 for the check.
 		groups := b.u32()
+		groupsEnd := b.pos
+		nlocals := uint64(fx.params(i))
 		for g := uint32(0); g < groups && b.err == nil; g++ {
-			b.u32()
+			nlocals += uint64(b.u32())
 			b.valType()
 		}
+		if b.err != nil || nlocals >= 50000 { // wazero's limit on locals
+			r.fail("function %d: %d locals", i, nlocals)
+			break
+		}
+		insert(appendULEB(nil, uint64(groups)+1), bodyStart)
+		copyFrom = groupsEnd
 		flush()
-		insert(check, b.pos)
+		insert([]byte{1, 0x7f}, b.pos)
+		check := fx.checkCode(uint32(nlocals))
+		if makesCalls(b) {
+			insert(check, b.pos)
+		}
 		for b.err == nil && b.pos < len(b.b) {
 			at := b.pos
 			op := b.byte()
@@ -433,26 +446,57 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 	return out, r.err
 }
 
-// checkCode is the fuel check (stack-neutral):
+// makesCalls reports whether the instructions from r's position call a
+// function. Only such a function needs a check at its entry: one that
+// calls none runs its straight-line code once, and its loops have their
+// own checks, so the hot small leaves (memcpy, getters) run unchanged.
+func makesCalls(r *fuelReader) bool {
+	s := *r
+	for s.err == nil && s.pos < len(s.b) {
+		op := s.byte()
+		if op >= 0x10 && op <= 0x13 { // call, call_indirect, return_call(_indirect)
+			return true
+		}
+		s.immediates(op)
+	}
+	return false
+}
+
+// checkCode is the fuel check (stack-neutral), with local the i32 local
+// the rewrite added to the function:
 //
 //	global.get $fuel
+//	i32.const 1
+//	i32.sub
+//	local.tee $local
+//	global.set $fuel
+//	local.get $local
 //	i32.eqz
 //	if
 //	  call $wasmdbg.fuel   ;; reads the clock, traps past the limit
 //	  global.set $fuel     ;; fuelPerCheck more
 //	end
-//	global.get $fuel
-//	i32.const 1
-//	i32.sub
-//	global.set $fuel
-func (fx *fuelRewriter) checkCode() []byte {
+func (fx *fuelRewriter) checkCode(local uint32) []byte {
 	g := appendULEB(nil, uint64(fx.fuelGlobal))
-	var c []byte
-	c = append(append(append(c, 0x23), g...), 0x45, 0x04, 0x40, 0x10)
+	l := appendULEB(nil, uint64(local))
+	c := append([]byte{0x23}, g...)
+	c = append(c, 0x41, 0x01, 0x6b, 0x22)
+	c = append(append(c, l...), 0x24)
+	c = append(append(c, g...), 0x20)
+	c = append(append(c, l...), 0x45, 0x04, 0x40, 0x10)
 	c = appendULEB(c, uint64(fx.checkFunc))
-	c = append(append(append(c, 0x24), g...), 0x0b)
-	c = append(append(append(c, 0x23), g...), 0x41, 0x01, 0x6b, 0x24)
-	return append(c, g...)
+	c = append(append(c, 0x24), g...)
+	return append(c, 0x0b)
+}
+
+// params is the number of parameters of defined function i.
+func (fx *fuelRewriter) params(i uint32) int {
+	if int(i) < len(fx.pm.Funcs) {
+		if t := fx.pm.Funcs[i]; int(t) < len(fx.pm.Types) {
+			return len(fx.pm.Types[t].Params)
+		}
+	}
+	return 0
 }
 
 func appendSLEB(b []byte, v int64) []byte {

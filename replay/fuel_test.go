@@ -65,11 +65,13 @@ func checkFuelMap(wasm []byte, pm *wasmfile.Module, out []byte, fm *fuelMap) err
 			fx.importedFuncs++
 		}
 	}
-	// Where each body's size LEB is, in both sections, by body.
-	sizeAt := map[uint32]uint32{}
+	// Where each body's size LEB and locals are, in both sections.
+	sizeAt, localsAt := map[uint32]uint32{}, map[uint32]uint32{}
 	for k, b := range npm.Code {
 		sizeAt[uint32(b.SizeOffset-ncode.PayloadOffset)] = uint32(pm.Code[k].SizeOffset - code.PayloadOffset)
+		localsAt[uint32(b.Start-ncode.PayloadOffset)] = uint32(pm.Code[k].Start - code.PayloadOffset)
 	}
+	checkCall := appendULEB([]byte{0x10}, uint64(len(npm.Imports)-1))
 	for i, run := range fm.runs {
 		end := uint32(len(new))
 		if i+1 < len(fm.runs) {
@@ -80,6 +82,7 @@ func checkFuelMap(wasm []byte, pm *wasmfile.Module, out []byte, fm *fuelMap) err
 		}
 		got := new[run.at:end]
 		orig, isSize := sizeAt[run.at]
+		lorig, isLocals := localsAt[run.at]
 		switch {
 		case run.copied:
 			if int(run.orig)+len(got) > len(old) || !bytes.Equal(got, old[run.orig:int(run.orig)+len(got)]) {
@@ -89,8 +92,16 @@ func checkFuelMap(wasm []byte, pm *wasmfile.Module, out []byte, fm *fuelMap) err
 			if run.orig != orig {
 				return fmt.Errorf("run %d at %#x: a body size mapped to %#x, not %#x", i, run.at, run.orig, orig)
 			}
+		case isLocals: // the count of local groups, one more
+			if run.orig != lorig {
+				return fmt.Errorf("run %d at %#x: the locals mapped to %#x, not %#x", i, run.at, run.orig, lorig)
+			}
+		case bytes.Equal(got, []byte{1, 0x7f}): // the check's local
+			if !firstInstr[run.orig] {
+				return fmt.Errorf("run %d at %#x: the added local mapped to %#x, not a function's start", i, run.at, run.orig)
+			}
 		case got[0] == 0x23: // a fuel check
-			if !bytes.Equal(got, fx.checkCodeFor(npm)) {
+			if !bytes.Contains(got, checkCall) || len(got) < 8 {
 				return fmt.Errorf("run %d at %#x: not a fuel check: % x", i, run.at, got)
 			}
 			if old[run.orig] != 0x03 && !firstInstr[run.orig] {
@@ -109,23 +120,6 @@ func checkFuelMap(wasm []byte, pm *wasmfile.Module, out []byte, fm *fuelMap) err
 		}
 	}
 	return nil
-}
-
-// checkCodeFor is the fuel check of an instrumented module: its last
-// global and its last function import.
-func (fx *fuelRewriter) checkCodeFor(npm *wasmfile.Module) []byte {
-	c := &fuelRewriter{}
-	for _, im := range npm.Imports {
-		switch im.Kind {
-		case wasmfile.KindFunc:
-			c.checkFunc++
-		case wasmfile.KindGlobal:
-			c.fuelGlobal++
-		}
-	}
-	c.checkFunc--
-	c.fuelGlobal += uint32(len(npm.Globals)) - 1
-	return c.checkCode()
 }
 
 // fuelRuntime compiles wasm on a bare wazero runtime, with check as the
@@ -151,7 +145,7 @@ func fuelRuntime(t *testing.T, wasm []byte, check func() uint32) api.Module {
 
 // TestFuelRewrite runs every export of the test modules with and without
 // the fuel checks and compares the results; the checks fire at loop heads
-// and function entries.
+// and at the entries of functions that call.
 func TestFuelRewrite(t *testing.T) {
 	// The first call of each list uses up the fuel the module starts
 	// with; after it the test's check returns 1, so every step checks.
@@ -190,8 +184,9 @@ func TestFuelRewrite(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("%s: %v instrumented, %v without", c, got, want)
 				}
-				if checks == before {
-					t.Errorf("%s: no fuel check", c)
+				// A function without loops or calls has no check.
+				if leaf := name == "immediates"; leaf != (checks == before) {
+					t.Errorf("%s: %d fuel checks", c, checks-before)
 				}
 				if i > 0 && name == "fan" && checks-before < 1<<(args[0]+1)-1 {
 					t.Errorf("%s: %d checks, fewer than its calls", c, checks-before)

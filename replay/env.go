@@ -430,7 +430,7 @@ func (vm *VM) proxySetSharedData(s []uint64) uint32 {
 	if !ok1 || !ok2 {
 		return status(abi.InvalidMemoryAccess)
 	}
-	return status(vm.shared.set(vm.cfg.VMID, string(key), value, arg32(s, 4)))
+	return status(vm.shared.set(vm.cfg.VMID, vm.intern(key), value, arg32(s, 4)))
 }
 
 func (vm *VM) proxyRegisterSharedQueue(s []uint64) uint32 {
@@ -529,7 +529,33 @@ func (vm *VM) readKeyValue(s []uint64) (key, value string, ok bool) {
 	if !ok1 || !ok2 {
 		return "", "", false
 	}
-	return string(k), string(v), true
+	return vm.intern(k), vm.intern(v), true
+}
+
+// Interned strings: at most maxInterned, of at most maxInternLen bytes.
+const (
+	maxInterned  = 4096
+	maxInternLen = 64
+)
+
+// intern returns b as a string, the same one for the same bytes: the
+// header names and values a plugin sets on every request are copied out
+// of guest memory once.
+func (vm *VM) intern(b []byte) string {
+	if len(b) > maxInternLen {
+		return string(b)
+	}
+	if s, ok := vm.interned[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(vm.interned) < maxInterned {
+		if vm.interned == nil {
+			vm.interned = map[string]string{}
+		}
+		vm.interned[s] = s
+	}
+	return s
 }
 
 func (vm *VM) proxyAddHeaderMapValue(s []uint64) uint32 {

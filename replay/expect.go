@@ -50,6 +50,17 @@ func newCaptureCalls(c *Capture) *captureCalls {
 	return cc
 }
 
+// reset makes every answer of c available again (Repeat's next pass)
+// without allocating for the calls a capture does not have.
+func (cc *captureCalls) reset(c *Capture) {
+	clear(cc.root.used)
+	cc.grpcRoot = append([]GrpcAnswer(nil), c.GrpcCalls...)
+	for i := range cc.streams {
+		clear(cc.streams[i].used)
+		cc.grpc[i] = append([]GrpcAnswer(nil), c.Streams[i].GrpcCalls...)
+	}
+}
+
 func (cc *captureCalls) KnownCluster(name string) bool { return cc.clusters[name] }
 
 func (cc *captureCalls) HTTPCall(s *Stream, req *HTTPCallRequest) *HTTPCallResponse {

@@ -159,7 +159,7 @@ func Repeat(ctx context.Context, m *Module, c *Capture, ro RunOptions, n int) (*
 			r.quietAfterFirst()
 			r.discard = true
 		}
-		r.calls = newCaptureCalls(c)
+		r.calls.reset(c)
 		r.vm.calls = r.calls
 		keep := len(r.res.Streams)
 		for i := range c.Streams {
@@ -181,6 +181,9 @@ func Repeat(ctx context.Context, m *Module, c *Capture, ro RunOptions, n int) (*
 			break
 		}
 		s := MemorySample{Iteration: it, Requests: requests, Memory: uint64(r.vm.mem.Size()), Heap: probe.read()}
+		if rep.Series == nil {
+			rep.Series = make([]MemorySample, 0, min(n, 1<<16))
+		}
 		rep.Series = append(rep.Series, s)
 		if err := ctx.Err(); err != nil {
 			return r.res, rep, err
@@ -218,6 +221,7 @@ type heapProbe struct {
 	out      uint32 // guest address of a struct mallinfo
 	stack    []uint64
 	heapBase *uint32
+	vals     []uint64 // storage of the values read returns
 }
 
 // mallinfoSize is sizeof(struct mallinfo) on wasm32: ten size_t fields
@@ -270,8 +274,12 @@ func (p *heapProbe) read() *uint64 {
 	if !ok {
 		return nil
 	}
-	u := uint64(v)
-	return &u
+	// The values live in chunks: a pass allocates nothing.
+	if len(p.vals) == cap(p.vals) {
+		p.vals = make([]uint64, 0, 1024)
+	}
+	p.vals = append(p.vals, uint64(v))
+	return &p.vals[len(p.vals)-1]
 }
 
 // isGo reports whether the module was built by the Go toolchain.

@@ -103,10 +103,13 @@ func (s *SharedStore) set(vmID, key string, value []byte, cas uint32) abi.Status
 		m = map[string]sharedValue{}
 		s.data[vmID] = m
 	}
-	if old, ok := m[key]; ok && cas != 0 && cas != old.cas {
+	old, ok := m[key]
+	if ok && cas != 0 && cas != old.cas {
 		return abi.CasMismatch
 	}
-	m[key] = sharedValue{value: append([]byte(nil), value...), cas: s.casValue()}
+	// The old value's storage is reused: get's callers copy what it
+	// returns at once.
+	m[key] = sharedValue{value: append(old.value[:0], value...), cas: s.casValue()}
 	return abi.Ok
 }
 

@@ -191,6 +191,8 @@ type VM struct {
 	notes           []string
 
 	timing *Timing // RunOptions.Timing
+
+	interned map[string]string // intern
 }
 
 type restriction uint8

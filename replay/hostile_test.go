@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wasmdbg/wasmdbg/symbolize"
 )
 
 func hostileCapture(mode string, streams int) *Capture {
@@ -22,29 +26,42 @@ func hostileCapture(mode string, streams int) *Capture {
 // TestHostileModules: a module that loops, exhausts memory, recurses or
 // passes bad pointers ends with a clear report, never a hang or a crash.
 func TestHostileModules(t *testing.T) {
+	const limit = "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)"
 	tests := []struct {
 		mode    string
 		opts    Options
-		message string // the crash message
-		frame0  string // the innermost frame's name
+		message string   // the crash message
+		frames  []string // the innermost frames, module offset and name, as V8 prints them
+		rest    []string // what every further frame may be
 		verdict string
 	}{
-		// The fuel checks stop the loop where it is: its frames show it.
-		{"l", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "spin",
+		// The fuel checks stop the loop where it is: its frames show it,
+		// at the original module's offsets (hostile.wasm's loop in spin,
+		// the call to spin), not the instrumented copy's.
+		{"l", Options{Timeout: 200 * time.Millisecond}, limit, []string{"0x29a spin", "0x3c9 on_request_headers"}, nil,
 			"the plugin ran past the time limit in proxy_on_request_headers"},
+		{"c", Options{Timeout: 200 * time.Millisecond}, limit, []string{"0x29a spin", "0x292 on_configure"}, nil,
+			"the plugin ran past the time limit in proxy_on_configure"},
+		// The allocator, called by the host inside proxy_get_header_map_value.
+		{"a", Options{Timeout: 200 * time.Millisecond}, limit, []string{"0x29a spin", "0x230 malloc"}, nil,
+			"the plugin ran past the time limit in malloc"},
 		// 2^60 calls and no loop: the checks at function entries stop it
-		// (wazero's own checks, at loop heads only, would not).
-		{"e", Options{Timeout: 200 * time.Millisecond}, "wasmdbg: callback exceeded the 200ms time limit (an infinite loop?)", "fan",
+		// (wazero's own checks, at loop heads only, would not); the check
+		// maps to the first instruction of fan, its callers to the calls.
+		{"e", Options{Timeout: 200 * time.Millisecond}, limit, []string{"0x2b2 fan"}, []string{"0x2bf fan", "0x2c6 fan"},
 			"the plugin ran past the time limit in proxy_on_request_headers"},
-		{"g", Options{Timeout: 5 * time.Second, MaxMemoryPages: 64}, "Uncaught RuntimeError: unreachable", "grow_all",
+		{"g", Options{Timeout: 5 * time.Second, MaxMemoryPages: 64}, "Uncaught RuntimeError: unreachable", []string{"0x2ae grow_all", "0x3d4 on_request_headers"}, nil,
 			"the plugin trapped in proxy_on_request_headers"},
 		// wazero reports a stack overflow without frames.
-		{"r", Options{Timeout: 5 * time.Second}, "Uncaught RangeError: Maximum call stack size exceeded", "",
+		{"r", Options{Timeout: 5 * time.Second}, "Uncaught RangeError: Maximum call stack size exceeded", nil, nil,
 			"the plugin trapped in proxy_on_request_headers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			m := compileFile(t, "testdata/wat/hostile.wasm", tt.opts)
+			if m.fuel == nil {
+				t.Fatalf("compiled without fuel checks: %v", m.fuelErr)
+			}
 			_, _, res := run(t, m, hostileCapture(tt.mode, 2), Quiet)
 			c := res.Crash
 			if c == nil {
@@ -53,8 +70,22 @@ func TestHostileModules(t *testing.T) {
 			if c.Message != tt.message {
 				t.Errorf("message %q, want %q", c.Message, tt.message)
 			}
-			if tt.frame0 != "" && (len(c.Frames) == 0 || c.Frames[0].Name != tt.frame0) {
-				t.Errorf("frames %+v, want %s first", c.Frames, tt.frame0)
+			if c.Timeout != (tt.message == limit) {
+				t.Errorf("timeout %v", c.Timeout)
+			}
+			var got []string
+			for _, f := range c.Frames {
+				got = append(got, fmt.Sprintf("%v %s", f.Module, f.Name))
+			}
+			if len(got) < len(tt.frames) || !slices.Equal(got[:len(tt.frames)], tt.frames) {
+				t.Errorf("frames %q, want %q first", got, tt.frames)
+			} else if tt.rest == nil && len(got) != len(tt.frames) {
+				t.Errorf("frames %q, want %q", got, tt.frames)
+			}
+			for _, f := range got[min(len(tt.frames), len(got)):] {
+				if !slices.Contains(tt.rest, f) {
+					t.Errorf("frame %q, want one of %q", f, tt.rest)
+				}
 			}
 			if got := res.verdict(); got != tt.verdict {
 				t.Errorf("verdict %q, want %q", got, tt.verdict)
@@ -66,8 +97,6 @@ func TestHostileModules(t *testing.T) {
 	}
 }
 
-// TestBadPointers: every host function answers a pointer outside memory
-// with InvalidMemoryAccess (or a WASI fault); the module traps otherwise.
 // TestStartLoop: a start function that never returns is stopped by the
 // time limit while the module is instantiated, and reported.
 func TestStartLoop(t *testing.T) {
@@ -84,6 +113,8 @@ func TestStartLoop(t *testing.T) {
 	}
 }
 
+// TestBadPointers: every host function answers a pointer outside memory
+// with InvalidMemoryAccess (or a WASI fault); the module traps otherwise.
 func TestBadPointers(t *testing.T) {
 	m := compileFile(t, "testdata/wat/hostile.wasm", Options{Timeout: 5 * time.Second})
 	text, _, res := run(t, m, hostileCapture("p", 3), Trace)
@@ -206,5 +237,58 @@ func TestNoGoroutineLeak(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after the replay, %d before", n, before)
+	}
+}
+
+// TestTimeoutSymbolized: a C plugin (testdata/c/spin.c, DWARF from
+// clang-16) loops forever, or makes 2^60 calls without a loop; the time
+// limit stops both and the frames resolve to the source lines
+// llvm-symbolizer-16 gives for the same offsets of the original module
+// (llvm-symbolizer-16 --obj=spin.wasm 0x190: spin ./spin.c:23:10).
+func TestTimeoutSymbolized(t *testing.T) {
+	wasm := readFile(t, "testdata/c/spin.wasm")
+	sym, err := symbolize.New("spin.wasm", wasm, symbolize.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := compileBytes(t, wasm, Options{Timeout: 100 * time.Millisecond, Resolver: sym})
+	if m.fuel == nil {
+		t.Fatalf("compiled without fuel checks: %v", m.fuelErr)
+	}
+	tests := []struct {
+		headers []Header // spin with one, fan with more
+		frames  []string // the innermost frames
+		rest    []string // what every further frame may be
+	}{
+		{[]Header{{":path", "/"}}, []string{"0x25e spin spin.c:23:10", "0x1f7 on_request_headers spin.c:36:10"}, nil},
+		{[]Header{{":path", "/"}, {":method", "GET"}}, []string{"0x2ca fan spin.c:28:0"},
+			[]string{"0x31d fan spin.c:31:9", "0x339 fan spin.c:31:22"}},
+	}
+	for _, tt := range tests {
+		c := &Capture{Version: 1, Host: HostFacts{StartTime: defaultStart, ClockStep: time.Millisecond},
+			Streams: []CaptureStream{{Kind: "http", Request: &HTTPMessage{Headers: tt.headers}, Response: ok200("")}}}
+		_, _, res := run(t, m, c, Quiet)
+		cr := res.Crash
+		if cr == nil || !cr.Timeout {
+			t.Fatalf("%d headers: crash %+v, want a timeout", len(tt.headers), cr)
+		}
+		var got []string
+		for _, f := range cr.Frames {
+			s := fmt.Sprintf("%v %s", f.Module, f.Name)
+			if len(f.Resolved) > 0 {
+				r := f.Resolved[0]
+				s += fmt.Sprintf(" %s:%d:%d", r.File, r.Line, r.Column)
+			}
+			got = append(got, s)
+		}
+		n := min(len(tt.frames), len(got))
+		if !slices.Equal(got[:n], tt.frames) || tt.rest == nil && len(got) != len(tt.frames) {
+			t.Errorf("%d headers: frames %q, want %q", len(tt.headers), got, tt.frames)
+		}
+		for _, f := range got[n:] {
+			if !slices.Contains(tt.rest, f) {
+				t.Errorf("%d headers: frame %q, want one of %q", len(tt.headers), f, tt.rest)
+			}
+		}
 	}
 }

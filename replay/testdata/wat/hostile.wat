@@ -3,7 +3,9 @@
 ;; "g" grows memory until it cannot, "r" recurses without end, "p" calls
 ;; host functions with pointers outside its memory (and traps if any of
 ;; them does not answer InvalidMemoryAccess or a WASI fault), "b" logs a
-;; 64 KiB message on every request, "e" makes 2^60 calls without a loop.
+;; 64 KiB message on every request, "e" makes 2^60 calls without a loop,
+;; "c" loops forever in proxy_on_configure, "a" asks for a header whose
+;; value the host allocates with malloc, which then loops forever.
 ;; Build: wat2wasm --debug-names hostile.wat -o hostile.wasm
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
@@ -22,6 +24,7 @@
   (func $abi_marker (export "proxy_abi_version_0_2_1"))
   (func $malloc (export "malloc") (param $n i32) (result i32)
     (local $p i32)
+    (if (i32.eq (global.get $mode) (i32.const 97)) (then (call $spin)))
     (local.set $p (global.get $heap))
     (global.set $heap (i32.and (i32.add (i32.add (global.get $heap) (local.get $n)) (i32.const 7)) (i32.const -8)))
     (block $ok
@@ -37,6 +40,7 @@
       (then
         (drop (call $get_buf (i32.const 7) (i32.const 0) (i32.const 1) (i32.const 512) (i32.const 516)))
         (global.set $mode (i32.load8_u (i32.load (i32.const 512))))))
+    (if (i32.eq (global.get $mode) (i32.const 99)) (then (call $spin)))
     (i32.const 1))
   (func $spin (loop $forever (br $forever)))
   (func $grow_all (result i32)
@@ -79,6 +83,8 @@
     (if (i32.eq (global.get $mode) (i32.const 112)) (then (call $bad_pointers)))
     (if (i32.eq (global.get $mode) (i32.const 98)) (then (call $big_log)))
     (if (i32.eq (global.get $mode) (i32.const 101)) (then (drop (call $fan (i32.const 60)))))
+    (if (i32.eq (global.get $mode) (i32.const 97))
+      (then (drop (call $get_hdr (i32.const 0) (i32.const 1024) (i32.const 5) (i32.const 512) (i32.const 516)))))
     (i32.const 0))
   (func $on_done (export "proxy_on_done") (param i32) (result i32) (i32.const 1))
   (func $on_delete (export "proxy_on_delete") (param i32))

@@ -24,6 +24,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -209,7 +210,12 @@ func (c *Client) transportError(ctx context.Context, r request, err error) error
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
-		return fmt.Errorf("%s: cannot connect: %v; check that envoy runs and that its admin interface listens at %s (istio: localhost:15000, envoy examples: 9901)", where, op.Err, c.base.Host)
+		cause := op.Err
+		var sc *os.SyscallError // "connect: connection refused": the syscall is no news after "cannot connect"
+		if errors.As(cause, &sc) {
+			cause = sc.Err
+		}
+		return fmt.Errorf("%s: cannot connect: %v; check that envoy runs and that its admin interface listens at %s (istio: localhost:15000, envoy examples: 9901)", where, cause, c.base.Host)
 	}
 	return fmt.Errorf("%s: %v", where, err)
 }

@@ -256,7 +256,7 @@ func TestTransportErrors(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close() // nothing listens there now
 	_, err = client(t, addr).Loggers(ctx)
-	want := "POST http://" + addr + "/logging: cannot connect: connect: connection refused; check that envoy runs and that its admin interface listens at " + addr + " (istio: localhost:15000, envoy examples: 9901)"
+	want := "POST http://" + addr + "/logging: cannot connect: connection refused; check that envoy runs and that its admin interface listens at " + addr + " (istio: localhost:15000, envoy examples: 9901)"
 	if err == nil || err.Error() != want {
 		t.Errorf("refused:\n got %v\nwant %s", err, want)
 	}

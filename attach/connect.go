@@ -55,9 +55,9 @@ func (e Endpoint) Target() Target {
 func (e Endpoint) Check() error {
 	switch {
 	case e.Admin == "" && e.Pod == "":
-		return errors.New("say which proxy: --admin host:port for a local envoy, or a pod name")
+		return errors.New("say which proxy: --admin host:port for a local envoy, or --pod POD")
 	case e.Admin != "" && e.Pod != "":
-		return errors.New("give either --admin or a pod, not both")
+		return errors.New("give either --admin or --pod, not both")
 	case e.Admin != "":
 		_, err := admin.ParseAddr(e.Admin)
 		return err

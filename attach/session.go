@@ -177,6 +177,9 @@ func (s *Session) raise(ctx context.Context, ep Endpoint, name, origin string) (
 		s.report(name, re.Restored, nil)
 	}
 	if err != nil {
+		if strings.Contains(err.Error(), name) { // the admin client's errors name the address already
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	r.SetRetry(s.opts.Retry)

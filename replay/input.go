@@ -87,9 +87,10 @@ func DetectFormat(data []byte) (Format, error) {
 		return "", errors.New("not JSON: expected a capture, a HAR file or Envoy tap traces (binary tap output is not supported; use a JSON_BODY_AS_BYTES or JSON_BODY_AS_STRING sink)")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	lead := int64(len(data) - len(trimmed)) // syntax errors count from the trimmed start
 	tok, err := dec.Token()
 	if err != nil {
-		return "", fmt.Errorf("not JSON: %v", err)
+		return "", fmt.Errorf("not JSON: %s", jsonErrorAt(data, lead, err))
 	}
 	if d, ok := tok.(json.Delim); ok && d == '[' {
 		// An array of tap traces.
@@ -98,9 +99,12 @@ func DetectFormat(data []byte) (Format, error) {
 		}
 		tok, err = dec.Token()
 		if err != nil {
-			return "", fmt.Errorf("not JSON: %v", err)
+			return "", fmt.Errorf("not JSON: %s", jsonErrorAt(data, lead, err))
 		}
 		if d, ok := tok.(json.Delim); !ok || d != '{' {
+			if err := invalidJSON(data, lead); err != nil {
+				return "", err
+			}
 			return "", errors.New("a JSON array of non-objects: expected Envoy tap traces")
 		}
 		keys := topKeys(dec)
@@ -110,6 +114,9 @@ func DetectFormat(data []byte) (Format, error) {
 		return "", fmt.Errorf("a JSON array of objects with keys %s: expected Envoy tap traces (%s)", strings.Join(keys, ", "), strings.Join(tapKinds, ", "))
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		if err := invalidJSON(data, lead); err != nil {
+			return "", err
+		}
 		return "", errors.New("not a JSON object: expected a capture, a HAR file or Envoy tap traces")
 	}
 	keys := topKeys(dec)
@@ -123,6 +130,16 @@ func DetectFormat(data []byte) (Format, error) {
 	}
 	return "", fmt.Errorf("unrecognized JSON object (keys %s): expected a capture (\"version\", \"streams\"), a HAR file (\"log\") or Envoy tap traces (%s)",
 		strings.Join(keys, ", "), strings.Join(tapKinds, ", "))
+}
+
+// invalidJSON says where input that starts like JSON stops being JSON: a log
+// line "[2024-…" or "2024-06-11T…" begins with a valid array or number.
+func invalidJSON(data []byte, lead int64) error {
+	var v any
+	if err := json.Unmarshal(data[lead:], &v); err != nil {
+		return fmt.Errorf("not JSON: %s", jsonErrorAt(data, lead, err))
+	}
+	return nil
 }
 
 var tapKinds = []string{"http_buffered_trace", "http_streamed_trace_segment", "socket_buffered_trace", "socket_streamed_trace_segment"}

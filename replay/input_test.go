@@ -58,7 +58,11 @@ func TestInputErrors(t *testing.T) {
 		name, in, want string
 	}{
 		{"empty", "  \n", "in.json: empty input: expected a capture, a HAR file or Envoy tap traces"},
-		{"not json", "hello", "in.json: not JSON: invalid character 'h' looking for beginning of value"},
+		{"not json", "hello", "in.json: not JSON: line 1 column 1: invalid character 'h' looking for beginning of value"},
+		{"not json after blank lines", "\n\n  hello", "in.json: not JSON: line 3 column 3: invalid character 'h' looking for beginning of value"},
+		{"istio log line", "2024-06-11T14:20:06.400150Z\tinfo\twasm\tx", "in.json: not JSON: line 1 column 5: invalid character '-' after top-level value"},
+		{"array of numbers", "[1, 2]", "in.json: a JSON array of non-objects: expected Envoy tap traces"},
+		{"log line", "[2024-01-01 00:00:00.000][1][info][wasm] x", "in.json: not JSON: line 1 column 6: invalid character '-' after array element"},
 		{"scalar", "42", "in.json: not a JSON object: expected a capture, a HAR file or Envoy tap traces"},
 		{"unknown object", `{"foo": 1, "bar": 2}`,
 			"in.json: unrecognized JSON object (keys foo, bar): expected a capture (\"version\", \"streams\"), a HAR file (\"log\") or Envoy tap traces (http_buffered_trace, http_streamed_trace_segment, socket_buffered_trace, socket_streamed_trace_segment)"},

@@ -154,6 +154,7 @@ func Repeat(ctx context.Context, m *Module, c *Capture, ro RunOptions, n int) (*
 			sizeText(float64(rep.goFirstGC)), goGCText(c.Plugin.Environment["GOGC"])))
 	}
 	requests := 0
+passes:
 	for it := 1; it <= n; it++ {
 		if it == 2 {
 			r.quietAfterFirst()
@@ -187,6 +188,14 @@ func Repeat(ctx context.Context, m *Module, c *Capture, ro RunOptions, n int) (*
 		rep.Series = append(rep.Series, s)
 		if err := ctx.Err(); err != nil {
 			return r.res, rep, err
+		}
+		select {
+		case <-ro.Stop:
+			if it < n {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("stopped after %d of %d iterations", it, n))
+			}
+			break passes
+		default:
 		}
 	}
 	rep.Iterations = len(rep.Series)

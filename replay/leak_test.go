@@ -109,6 +109,27 @@ func TestRepeatOutOfMemory(t *testing.T) {
 	}
 }
 
+// TestRepeatStop: a closed Stop ends the run after the iteration in
+// progress, judged over what was made, and says so.
+func TestRepeatStop(t *testing.T) {
+	m := goModule(t, 0)
+	stop := make(chan struct{})
+	close(stop)
+	res, rep, err := Repeat(context.Background(), m, leakCapture(""), RunOptions{Verbosity: Quiet, Stop: stop}, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Iterations != 1 || res.Trapped {
+		t.Errorf("%d iterations, trapped %v; want 1 iteration, no trap", rep.Iterations, res.Trapped)
+	}
+	if want := "stopped after 1 of 1000 iterations"; len(rep.Notes) == 0 || rep.Notes[len(rep.Notes)-1] != want {
+		t.Errorf("notes %q, want the last to be %q", rep.Notes, want)
+	}
+	if rep.Verdict != LeakInconclusive {
+		t.Errorf("verdict %s after one iteration, want %s", rep.Verdict, LeakInconclusive)
+	}
+}
+
 func reportText(rep *LeakReport) string {
 	var b bytes.Buffer
 	rep.Write(&b)

@@ -28,6 +28,11 @@ type RunOptions struct {
 	// capture (live.go).
 	Upstream Upstream
 	Calls    CallResponder
+	// Stop, once closed, ends Repeat after the iteration in progress, with
+	// the report over the iterations made (Ctrl-C in a long run). The
+	// context is no use for this: cancelling it stops the callback running
+	// as if it had hit its time limit.
+	Stop <-chan struct{}
 }
 
 // Result is the outcome of a replay: what trapped, what each stream did,

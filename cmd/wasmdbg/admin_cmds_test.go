@@ -61,13 +61,13 @@ func TestLevelCommand(t *testing.T) {
 		{[]string{"level", "--admin", s.URL, "wasm=trace", "http:warn"}, 0, "wasm: already trace\nhttp: already warning\n", ""},
 		{[]string{"level", "set", "wasm:debug", "--admin", s.URL}, 0, "wasm: trace -> debug\n", ""},
 		{[]string{"level", "get", "--admin", s.URL}, 0, "admin  warning\nhttp   warning\nwasm   debug\n", ""},
-		{[]string{"level", "set", "--admin", s.URL}, 2, "", "wasmdbg: level set needs LOGGER=LEVEL or a LEVEL for the wasm logger\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"level", "set", "--admin", s.URL}, 2, "", "wasmdbg: level set needs LOGGER=LEVEL or a LEVEL for the wasm logger\nRun 'wasmdbg level --help' for usage.\n"},
 		{[]string{"level", "set", "wasm:trace", "--admin", s.URL}, 0, "wasm: debug -> trace\n", ""},
 		{[]string{"level", "--admin", s.URL, "--json", "wasm=info"}, 0, "{\n  \"changes\": [\n    {\n      \"logger\": \"wasm\",\n      \"from\": \"trace\",\n      \"to\": \"info\"\n    }\n  ]\n}\n", ""},
 		{[]string{"level", "--admin", s.URL, "nope=info"}, 1, "", "wasmdbg: the proxy has no nope logger (wasmdbg level lists them); nothing was changed\n"},
-		{[]string{"level", "--admin", s.URL, "wasm=loud"}, 2, "", "wasmdbg: \"wasm=loud\": unknown level \"loud\": want one of trace, debug, info, warning (or warn), error, critical, off\nRun 'wasmdbg --help' for usage.\n"},
-		{[]string{"level"}, 2, "", "wasmdbg: say which proxy: --admin host:port for a local envoy, or a pod name\nRun 'wasmdbg --help' for usage.\n"},
-		{[]string{"level", "--admin", s.URL, "--restore", "trace"}, 2, "", "wasmdbg: --restore takes no level arguments\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"level", "--admin", s.URL, "wasm=loud"}, 2, "", "wasmdbg: \"wasm=loud\": unknown level \"loud\": want one of trace, debug, info, warning (or warn), error, critical, off\nRun 'wasmdbg level --help' for usage.\n"},
+		{[]string{"level"}, 2, "", "wasmdbg: say which proxy: --admin host:port for a local envoy, or --pod POD\nRun 'wasmdbg level --help' for usage.\n"},
+		{[]string{"level", "--admin", s.URL, "--restore", "trace"}, 2, "", "wasmdbg: --restore takes no level arguments\nRun 'wasmdbg level --help' for usage.\n"},
 		{[]string{"level", "--admin", s.URL, "--restore"}, 0, "nothing to restore for " + s.URL + ": no marker in " + os.Getenv("WASMDBG_STATE_DIR") + "\n", ""},
 	}
 	for _, tt := range tests {
@@ -120,7 +120,7 @@ func TestMetricsCommand(t *testing.T) {
 	adminGolden(t, "metrics.txt", out)
 
 	code, out, errOut = run(t, "wasmdbg", "metrics", "--admin", s.URL, "--watch", "10ms")
-	if code != 2 || errOut != "wasmdbg: --watch 10ms: give an interval of at least 100ms\nRun 'wasmdbg --help' for usage.\n" {
+	if code != 2 || errOut != "wasmdbg: --watch 10ms: give an interval of at least 100ms\nRun 'wasmdbg metrics --help' for usage.\n" {
 		t.Errorf("bad watch: %d %q %q", code, out, errOut)
 	}
 }
@@ -145,7 +145,7 @@ func TestPluginsCommand(t *testing.T) {
 		t.Errorf("json: %d %.200s", code, out)
 	}
 	code, _, errOut = run(t, "wasmdbg", "plugins", "--admin", istio.URL, "--module", "/nonexistent.wasm")
-	if code != 2 || errOut != "wasmdbg: --module: open /nonexistent.wasm: no such file or directory\nRun 'wasmdbg --help' for usage.\n" {
+	if code != 2 || errOut != "wasmdbg: --module: open /nonexistent.wasm: no such file or directory\nRun 'wasmdbg plugins --help' for usage.\n" {
 		t.Errorf("bad module: %d %q", code, errOut)
 	}
 }
@@ -168,7 +168,7 @@ func TestCaptureTapToReplay(t *testing.T) {
 	// Two HTTP plugins in the dump: capture must be told which, before it
 	// takes any traffic.
 	code, _, errOut := run(t, "wasmdbg", "capture", "--admin", s.URL, "--config-id", "wasm_tap", "--out", out, "--count", "2")
-	if code != 2 || errOut != "wasmdbg: the proxy has several HTTP plugins (cpp-filter, rust-filter): say which with --plugin\nRun 'wasmdbg --help' for usage.\n" {
+	if code != 2 || errOut != "wasmdbg: the proxy has several HTTP plugins (cpp-filter, rust-filter): say which with --plugin\nRun 'wasmdbg capture --help' for usage.\n" {
 		t.Errorf("ambiguous plugin: %d %q", code, errOut)
 	}
 	code, _, errOut = run(t, "wasmdbg", "capture", "--admin", s.URL, "--config-id", "other", "--out", out, "--plugin", "cpp-filter")

@@ -123,7 +123,7 @@ func runAttach(ctx context.Context, io stdio, o attachOptions) error {
 	if o.module != "" {
 		m, err := symbolize.Open(o.module, symbolize.Options{Warn: func(msg string) { fmt.Fprintf(io.err, "wasmdbg: warning: %s\n", msg) }})
 		if err != nil {
-			return fmt.Errorf("open module: %w", err)
+			return err
 		}
 		opts.Module, opts.ModuleName = m, o.module
 	}

@@ -50,9 +50,9 @@ func TestInspectCommand(t *testing.T) {
 		{"text format", []string{"inspect", text}, nil, exitError, "",
 			"wasmdbg: " + text + ": header at offset 0x0: not a binary WebAssembly module: this looks like the text format (.wat); convert it with wat2wasm\n"},
 		{"unknown host", []string{"inspect", "--host", "nginx", inspectTestdata + "go-wasi.wasm"}, nil, exitUsage, "",
-			"wasmdbg: --host: unknown host \"nginx\": choose one of envoy, envoy-1.33, envoy-1.32\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --host: unknown host \"nginx\": choose one of envoy, envoy-1.33, envoy-1.32\nRun 'wasmdbg inspect --help' for usage.\n"},
 		{"no argument", []string{"inspect"}, nil, exitUsage, "",
-			"wasmdbg: wasmdbg inspect takes 1 argument(s), got 0\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: wasmdbg inspect takes 1 argument, got none (usage: wasmdbg inspect MODULE.wasm [flags])\nRun 'wasmdbg inspect --help' for usage.\n"},
 	}
 	for _, tt := range tests {
 		var out, errb bytes.Buffer

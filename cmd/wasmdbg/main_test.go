@@ -24,7 +24,7 @@ func TestExitCodes(t *testing.T) {
 		{nil, exitOK, ""},
 		{[]string{"--no-such-flag"}, exitUsage, "wasmdbg: unknown flag: --no-such-flag\nRun 'wasmdbg --help' for usage.\n"},
 		{[]string{"no-such-command"}, exitUsage, "wasmdbg: unknown command \"no-such-command\" for \"wasmdbg\"\nRun 'wasmdbg --help' for usage.\n"},
-		{[]string{"version", "extra"}, exitUsage, "wasmdbg: wasmdbg version takes 0 argument(s), got 1\nRun 'wasmdbg --help' for usage.\n"},
+		{[]string{"version", "extra"}, exitUsage, "wasmdbg: wasmdbg version takes no arguments, got \"extra\"\nRun 'wasmdbg version --help' for usage.\n"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := run(t, "wasmdbg", tt.args...)

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -184,9 +186,9 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 			modPath = filepath.Join(filepath.Dir(input), modPath)
 		}
 	}
-	wasm, err := os.ReadFile(modPath)
+	wasm, err := readModule(modPath)
 	if err != nil {
-		return fmt.Errorf("read module: %w", err)
+		return err
 	}
 	if want := capture.ModuleSHA256; want != "" {
 		sum := sha256.Sum256(wasm)
@@ -216,6 +218,11 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 	if o.tui {
 		return replayTUI(cmd.Context(), io, name, modPath, wasm, opts, capture, o.noRestrictions)
 	}
+	if o.extras.repeat > 0 {
+		stop, release := stopOnInterrupt(io, "wasmdbg: stopping after this iteration; the report covers the iterations made (Ctrl-C again quits at once)")
+		defer release()
+		ro.Stop = stop
+	}
 	res, err := replayModule(cmd.Context(), io, wasm, opts, capture, ro, o.json, &o.extras)
 	if err != nil {
 		return err
@@ -224,6 +231,27 @@ func runReplay(cmd *cobra.Command, io stdio, o replayOptions, input string) erro
 		return errTrapped
 	}
 	return nil
+}
+
+// stopOnInterrupt closes stop at the first SIGINT or SIGTERM, after saying
+// what happens; the next one ends the program as usual. release undoes it.
+func stopOnInterrupt(io stdio, say string) (stop <-chan struct{}, release func()) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	ch, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			signal.Stop(sig)
+			fmt.Fprintln(io.err, say)
+			close(ch)
+		case <-done:
+		}
+	}()
+	return ch, func() {
+		signal.Stop(sig)
+		close(done)
+	}
 }
 
 // replayModule compiles and replays, writing events and the summary (or
@@ -301,10 +329,13 @@ func readReplayInput(io stdio, input string) (*replay.Capture, string, error) {
 		name = filepath.Base(input)
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("read %s: %w", input, err)
+		return nil, "", readError(input, err)
 	}
 	c, _, err := replay.ReadInput(name, data)
 	if err != nil {
+		if looksLikeLog(data) {
+			err = fmt.Errorf("%w; this looks like a proxy log: read it with wasmdbg trace %s", err, input)
+		}
 		return nil, "", &exitErr{code: exitError, err: err}
 	}
 	return c, name, nil

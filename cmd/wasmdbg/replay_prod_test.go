@@ -37,11 +37,11 @@ func TestReplayProductionFlags(t *testing.T) {
 		stderr   string   // all of stderr
 	}{
 		{"bad policy", []string{"replay", basic, "-m", module, "--failure-policy", "retry"}, exitUsage, nil,
-			"wasmdbg: --failure-policy: unknown failure policy \"retry\" (want fail-closed, fail-open or fail-reload)\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --failure-policy: unknown failure policy \"retry\" (want fail-closed, fail-open or fail-reload)\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"bad backoff", []string{"replay", basic, "-m", module, "--reload-backoff", "0s"}, exitUsage, nil,
-			"wasmdbg: --reload-backoff must be positive, not 0s\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --reload-backoff must be positive, not 0s\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"bad repeat", []string{"replay", basic, "-m", module, "--repeat", "0"}, exitUsage, nil,
-			"wasmdbg: --repeat 0: give the number of passes, 1 or more\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --repeat 0: give the number of passes, 1 or more\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"fail open", []string{"replay", basic, "-m", module, "--no-cache", "--quiet", "--failure-policy", "fail-open"}, exitTrapped,
 			[]string{"access log (Istio's default format, the fields a replay knows):\n", `"POST /upload HTTP/1.1" 503 - wasm_fail_stream 4 0`},
 			"wasmdbg: warning: ../../replay/testdata/wat/basic.wasm: no DWARF (.debug_info): answers come from the name section, then export names\n"},

@@ -29,6 +29,10 @@ func TestReplayCommand(t *testing.T) {
 	failing := filepath.Join(dir, "failing.json")
 	os.WriteFile(failing, []byte(`{"version": 1, "streams": [{"request": {"headers": [[":method", "GET"], [":path", "/"]]},
 		"expect": {"status": 404}}]}`), 0o644)
+	truncated := filepath.Join(dir, "truncated.wasm")
+	if b, err := os.ReadFile(module); err == nil {
+		os.WriteFile(truncated, b[:40], 0o644)
+	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(`{"version": 1, "streams": [{"request": {"headers": [[":method", 7]]}}]}`), 0o644)
 	tests := []struct {
@@ -47,17 +51,31 @@ func TestReplayCommand(t *testing.T) {
 		{"trace shows host calls", []string{"replay", clean, "--module", module, "--trace", "--no-cache"}, exitOK,
 			"[vm->host] env.proxy_get_header_map_value(0, 1040, 7, 512, 516)  # env.proxy_get_header_map_value(HttpRequestHeaders, \"x-crash\")\n", ""},
 		{"no module", []string{"replay", capture}, exitUsage, "",
-			"wasmdbg: no module: pass --module M.wasm, or set \"module\" in the capture\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: no module: pass --module M.wasm, or set \"module\" in the capture\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"bad memory size", []string{"replay", capture, "-m", module, "--max-memory", "lots"}, exitUsage, "",
-			"wasmdbg: --max-memory: \"lots\" is not a size like 64MiB or 1GiB\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --max-memory: \"lots\" is not a size like 64MiB or 1GiB\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"bad capture", []string{"replay", bad, "-m", module}, exitError, "",
 			"wasmdbg: bad.json: streams[0].request.headers[0]: value must be a string or {\"base64\": …}\n"},
 		{"trace and quiet", []string{"replay", capture, "-m", module, "--trace", "--quiet"}, exitUsage, "",
-			"wasmdbg: --trace and --quiet contradict each other\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --trace and --quiet contradict each other\nRun 'wasmdbg replay --help' for usage.\n"},
 		{"missing import is exit 3", []string{"replay", clean, "-m", replayTestdata + "wat/badimport.wasm", "--no-cache"}, exitTrapped,
 			"Failed to load Wasm module due to a missing import: env.proxy_frobnicate\n", ""},
 		{"missing file", []string{"replay", filepath.Join(dir, "nope.json"), "-m", module}, exitError, "",
-			"wasmdbg: read " + filepath.Join(dir, "nope.json") + ": open " + filepath.Join(dir, "nope.json") + ": no such file or directory\n"},
+			"wasmdbg: open " + filepath.Join(dir, "nope.json") + ": no such file or directory\n"},
+		{"directory as capture", []string{"replay", dir, "-m", module}, exitError, "",
+			"wasmdbg: read " + dir + ": is a directory\n"},
+		{"no argument", []string{"replay"}, exitUsage, "",
+			"wasmdbg: wasmdbg replay takes 1 argument, got none (usage: wasmdbg replay CAPTURE [--module M.wasm] [flags])\nRun 'wasmdbg replay --help' for usage.\n"},
+		{"a log as capture", []string{"replay", "../../tracer/testdata/logs/replay-cpp.log", "-m", module}, exitError, "",
+			"wasmdbg: replay-cpp.log: not JSON: line 1 column 6: invalid character '-' after array element; this looks like a proxy log: read it with wasmdbg trace ../../tracer/testdata/logs/replay-cpp.log\n"},
+		{"missing module", []string{"replay", capture, "-m", filepath.Join(dir, "nope.wasm")}, exitError, "",
+			"wasmdbg: open " + filepath.Join(dir, "nope.wasm") + ": no such file or directory\n"},
+		{"directory as module", []string{"replay", capture, "-m", dir}, exitError, "",
+			"wasmdbg: " + dir + " is a directory: give the plugin's .wasm file\n"},
+		{"text as module", []string{"replay", capture, "-m", capture}, exitError, "",
+			"wasmdbg: " + capture + `: header at offset 0x0: not a WebAssembly module: starts with "{\n  ", want "\x00asm"` + "\n"},
+		{"truncated module", []string{"replay", capture, "-m", truncated}, exitError, "",
+			"wasmdbg: " + truncated + ": section type at offset 0x8: section size 52 overruns the file (30 bytes left)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

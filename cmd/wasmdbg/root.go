@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -58,7 +59,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.Execute()
+	failed, err := root.ExecuteC()
 	if err == nil {
 		return exitOK
 	}
@@ -74,7 +75,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "%s: %v\n", root.Name(), err)
 	if code == exitUsage {
-		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", root.CommandPath())
+		// The help of the command that was called, which has its examples.
+		if failed == nil {
+			failed = root
+		}
+		fmt.Fprintf(stderr, "Run '%s --help' for usage.\n", failed.CommandPath())
 	}
 	return code
 }
@@ -152,7 +157,7 @@ Exit status: 0 ok, 1 error, 2 usage, 3 the plugin trapped or an expectation fail
 func exactArgs(n int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) != n {
-			return usageErrorf("%s takes %d argument(s), got %d", cmd.CommandPath(), n, len(args))
+			return argCountError(cmd, args, countNoun(n, "argument"))
 		}
 		return nil
 	}
@@ -162,8 +167,38 @@ func exactArgs(n int) cobra.PositionalArgs {
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
 		if len(args) < lo || len(args) > hi {
-			return usageErrorf("%s takes %d to %d arguments, got %d", cmd.CommandPath(), lo, hi, len(args))
+			return argCountError(cmd, args, fmt.Sprintf("%d to %d arguments", lo, hi))
 		}
 		return nil
 	}
+}
+
+// argCountError says how many arguments the command takes, which ones it
+// got, and its usage line. A word given to a command that reaches pods
+// with --pod is most likely a pod name.
+func argCountError(cmd *cobra.Command, args []string, want string) error {
+	got := "none"
+	if len(args) > 0 {
+		q := make([]string, len(args))
+		for i, a := range args {
+			q[i] = strconv.Quote(a)
+		}
+		got = strings.Join(q, " ")
+	}
+	if want == "0 arguments" {
+		msg := fmt.Sprintf("%s takes no arguments, got %s", cmd.CommandPath(), got)
+		if len(args) == 1 && cmd.Flags().Lookup("pod") != nil {
+			msg += fmt.Sprintf("; to reach a pod, give --pod %s", args[0])
+		}
+		return usageErrorf("%s", msg)
+	}
+	return usageErrorf("%s takes %s, got %s (usage: %s)", cmd.CommandPath(), want, got, cmd.UseLine())
+}
+
+// countNoun writes "1 argument" or "2 arguments".
+func countNoun(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -190,9 +190,9 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	wasm, err := os.ReadFile(o.module)
+	wasm, err := readModule(o.module)
 	if err != nil {
-		return fmt.Errorf("read module: %w", err)
+		return err
 	}
 	ctx := cmd.Context()
 	if ctx == nil {

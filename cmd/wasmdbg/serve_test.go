@@ -46,13 +46,13 @@ func TestServeUsage(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := runIn(t, "", tt.args...)
-			if code != exitUsage || stderr != tt.stderr+"Run 'wasmdbg --help' for usage.\n" {
+			if code != exitUsage || stderr != tt.stderr+"Run 'wasmdbg serve --help' for usage.\n" {
 				t.Errorf("exit %d, stderr %q; want 2, %q", code, stderr, tt.stderr)
 			}
 		})
 	}
 	code, _, stderr := runIn(t, "", "serve", "-m", filepath.Join(t.TempDir(), "none.wasm"), "--upstream", "http://h")
-	if code != exitError || !strings.HasPrefix(stderr, "wasmdbg: read module: open ") {
+	if code != exitError || !strings.HasPrefix(stderr, "wasmdbg: open ") {
 		t.Errorf("missing module: exit %d, %q", code, stderr)
 	}
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -87,6 +90,18 @@ func runSymbolize(io stdio, o symbolizeOptions, args []string) error {
 	filtering := o.addrFile == "" && len(addrs) == 0
 	if filtering && (o.json || o.printAddress || o.noDemangle) {
 		return usageErrorf("--json, --print-address and --no-demangle apply to addresses; a log is filtered as text")
+	}
+	if filtering && input != "" && input != "-" {
+		// "symbolize -m M.wasm 1bf" (no 0x) is neither an address nor a file.
+		if _, err := os.Stat(input); errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(input, "./") {
+			return usageErrorf("%q is neither an address (hex 0x1bf, decimal 447 or func[N]+0xOFF) nor a file", input)
+		}
+	}
+	if o.sourceMap != "" {
+		// Read only when DWARF does not answer: a wrong path would go unnoticed.
+		if _, err := os.Stat(o.sourceMap); err != nil {
+			return fmt.Errorf("--source-map: %w", err)
+		}
 	}
 	m, err := symbolize.Open(o.module, symbolize.Options{
 		DebugFile:     o.debugFile,

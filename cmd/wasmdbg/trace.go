@@ -94,7 +94,7 @@ func runTrace(ctx context.Context, io stdio, o traceOptions, args []string) erro
 			Warn: func(msg string) { fmt.Fprintf(io.err, "wasmdbg: warning: %s\n", msg) },
 		})
 		if err != nil {
-			return fmt.Errorf("open module: %w", err)
+			return err
 		}
 		resolver = m
 	}
@@ -141,10 +141,13 @@ func (t *traceRun) input(ctx context.Context, name string, several bool, resolve
 	display := name
 	if name == "-" {
 		src, display = t.io.in, "<stdin>"
+		if isTerminal(t.io.in) {
+			fmt.Fprintln(t.io.err, "wasmdbg: reading a log from standard input (end it with Ctrl-D; or give a file: wasmdbg trace envoy.log)")
+		}
 	} else {
-		f, err := os.Open(name)
+		f, err := openLog(name)
 		if err != nil {
-			return fmt.Errorf("open log: %w", err)
+			return err
 		}
 		defer f.Close()
 		src = f
@@ -172,7 +175,7 @@ func (t *traceRun) input(ctx context.Context, name string, several bool, resolve
 			if errors.As(err, &se) {
 				return err
 			}
-			return fmt.Errorf("read %s: %w", display, err)
+			return readError(display, err)
 		}
 		if t.stats.Crashes > 0 || t.stats.VMFailures > 0 {
 			t.failed = true
@@ -212,13 +215,17 @@ func (t *traceRun) input(ctx context.Context, name string, several bool, resolve
 		return strictError(display, me.Line, me.Reason)
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", display, err)
+		return readError(display, err)
 	}
 	t.report.CountFrom(d)
 	t.addSummary(d.Summary())
 	t.contexts = append(t.contexts, d.Contexts()...)
 	return nil
 }
+
+// noWasmLines explains a log in which nothing was about Wasm: Envoy writes
+// plugin logs and the call stream only at the wasm logger's level.
+const noWasmLines = "wasmdbg: note: no Wasm lines in the input: Envoy logs a plugin's messages only when the wasm logger's level lets them through (info by default; the wasm:trace calls need trace): raise it with wasmdbg level --admin ADDR wasm=debug (or --pod POD), or follow the proxy with wasmdbg attach"
 
 // strictErr is a malformed line under --strict.
 type strictErr struct{ msg string }
@@ -287,6 +294,9 @@ func (t *traceRun) finish() error {
 	default:
 		if err := t.report.WriteText(out, t.sum, t.lines); err != nil {
 			return err
+		}
+		if t.lines > 0 && t.sum.Records == t.sum.Other {
+			fmt.Fprintln(t.io.err, noWasmLines)
 		}
 	}
 	if t.o.perfetto != "" {

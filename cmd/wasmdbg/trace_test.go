@@ -32,14 +32,14 @@ func TestTraceExitCodes(t *testing.T) {
 		{"clean log", clean, []string{"trace", "-"}, exitOK, ""},
 		{"crash in the log", "", []string{"trace", traceLogs + "misc.log"}, exitTrapped, ""},
 		{"vm failure in the log", "", []string{"trace", traceLogs + "vmfail.log"}, exitTrapped, ""},
-		{"missing file", "", []string{"trace", "no-such.log"}, exitError, "wasmdbg: open log: open no-such.log: no such file or directory\n"},
+		{"missing file", "", []string{"trace", "no-such.log"}, exitError, "wasmdbg: open no-such.log: no such file or directory\n"},
 		{"strict", "", []string{"trace", "--strict", traceLogs + "istio-json.log"}, exitError,
 			"wasmdbg: " + traceLogs + "istio-json.log:7: malformed wasm:trace line: no ')' at the end of the arguments (without --strict such lines are counted and skipped)\n"},
 		{"strict stats", "", []string{"trace", "--stats", "--strict", traceLogs + "istio-json.log"}, exitError,
 			"wasmdbg: " + traceLogs + "istio-json.log:8: malformed JSON log line (without --strict such lines are counted and skipped)\n"},
-		{"tree and stats", clean, []string{"trace", "--tree", "--stats"}, exitUsage, "wasmdbg: --tree and --stats are different outputs: choose one\nRun 'wasmdbg --help' for usage.\n"},
-		{"follow two files", "", []string{"trace", "--follow", "a", "b"}, exitUsage, "wasmdbg: --follow reads one input, got 2\nRun 'wasmdbg --help' for usage.\n"},
-		{"follow and perfetto", "", []string{"trace", "--follow", "--perfetto", "x.json"}, exitUsage, "wasmdbg: --follow cannot be combined with --tree or --perfetto, which need the whole input\nRun 'wasmdbg --help' for usage.\n"},
+		{"tree and stats", clean, []string{"trace", "--tree", "--stats"}, exitUsage, "wasmdbg: --tree and --stats are different outputs: choose one\nRun 'wasmdbg trace --help' for usage.\n"},
+		{"follow two files", "", []string{"trace", "--follow", "a", "b"}, exitUsage, "wasmdbg: --follow reads one input, got 2\nRun 'wasmdbg trace --help' for usage.\n"},
+		{"follow and perfetto", "", []string{"trace", "--follow", "--perfetto", "x.json"}, exitUsage, "wasmdbg: --follow cannot be combined with --tree or --perfetto, which need the whole input\nRun 'wasmdbg trace --help' for usage.\n"},
 		{"bad module", clean, []string{"trace", "--module", "no-such.wasm"}, exitError, ""},
 	}
 	for _, tt := range tests {

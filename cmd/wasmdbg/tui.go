@@ -131,7 +131,7 @@ func runTUI(ctx context.Context, io stdio, o tuiOptions, args []string) error {
 	if o.module != "" {
 		m, err := symbolize.Open(o.module, symbolize.Options{Warn: func(msg string) { warnings = append(warnings, msg) }})
 		if err != nil {
-			return fmt.Errorf("open module: %w", err)
+			return err
 		}
 		resolver = m
 	}
@@ -198,9 +198,9 @@ func runTUIReplay(ctx context.Context, std stdio, o tuiOptions, input string, w,
 			modPath = filepath.Join(filepath.Dir(input), modPath)
 		}
 	}
-	wasm, err := os.ReadFile(modPath)
+	wasm, err := readModule(modPath)
 	if err != nil {
-		return fmt.Errorf("read module: %w", err)
+		return err
 	}
 	resolver := openResolver(std, modPath, wasm, "")
 	ropts := replay.Options{Timeout: replay.DefaultTimeout, CacheDir: replay.DefaultCacheDir()}
@@ -381,9 +381,9 @@ func openInput(std stdio, name string) (io.Reader, string, io.Closer, error) {
 	if name == "-" {
 		return std.in, "<stdin>", nil, nil
 	}
-	f, err := os.Open(name)
+	f, err := openLog(name)
 	if err != nil {
-		return nil, "", nil, fmt.Errorf("open log: %w", err)
+		return nil, "", nil, err
 	}
 	return f, name, f, nil
 }

@@ -134,24 +134,24 @@ func TestTUIErrors(t *testing.T) {
 		wantErr string
 	}{
 		{[]string{"tui", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: the UI needs a terminal; use --snapshot to print a screen, or wasmdbg trace for text\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: the UI needs a terminal; use --snapshot to print a screen, or wasmdbg trace for text\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--keys", "enter", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: --keys goes with --snapshot\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --keys goes with --snapshot\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--snapshot", "--size", "80", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: --size: \"80\" is not WIDTHxHEIGHT between 20x5 and 1000x1000\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --size: \"80\" is not WIDTHxHEIGHT between 20x5 and 1000x1000\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--snapshot", "--view", "stack", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: --view \"stack\": want one of crashes, timeline, logs, metrics, replay\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --view \"stack\": want one of crashes, timeline, logs, metrics, replay\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--snapshot", "--follow", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: --snapshot reads the whole input; it cannot --follow\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --snapshot reads the whole input; it cannot --follow\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--snapshot", "--keys", "F13", "testdata/tui/cpp-panic.log"}, exitUsage,
-			"wasmdbg: --keys: unknown key \"F13\" (a character, or one of enter, esc, tab, shift+tab, up, down, left, right, pgup, pgdown, home, end, space)\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --keys: unknown key \"F13\" (a character, or one of enter, esc, tab, shift+tab, up, down, left, right, pgup, pgdown, home, end, space)\nRun 'wasmdbg tui --help' for usage.\n"},
 		{[]string{"tui", "--snapshot", "testdata/tui/no-such.log"}, exitError,
-			"wasmdbg: open log: open testdata/tui/no-such.log: no such file or directory\n"},
+			"wasmdbg: open testdata/tui/no-such.log: no such file or directory\n"},
 		{[]string{"tui", "--snapshot", "--module", "testdata/tui/cpp-panic.log", "testdata/tui/cpp-panic.log"}, exitError, ""},
 		{[]string{"replay", "--tui", "--module", "../../fixtures/cpp/plugin.wasm", "../../replay/demo_capture.json"}, exitUsage,
-			"wasmdbg: --tui needs a terminal; without it replay prints the trace as text\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: --tui needs a terminal; without it replay prints the trace as text\nRun 'wasmdbg replay --help' for usage.\n"},
 		{[]string{"tui", "a", "b"}, exitUsage,
-			"wasmdbg: wasmdbg tui takes 0 to 1 arguments, got 2\nRun 'wasmdbg --help' for usage.\n"},
+			"wasmdbg: wasmdbg tui takes 0 to 1 arguments, got \"a\" \"b\" (usage: wasmdbg tui [FILE|CAPTURE|-] [flags])\nRun 'wasmdbg tui --help' for usage.\n"},
 	}
 	for _, tt := range tests {
 		code, _, errOut := run(t, "wasmdbg", tt.args...)

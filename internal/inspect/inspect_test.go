@@ -2,8 +2,11 @@ package inspect
 
 import (
 	"bytes"
+	"debug/dwarf"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -361,6 +364,99 @@ func TestStaleDWARF(t *testing.T) {
 	d = inspectBytes(t, "dwarf5.wasm", b, "").Debug
 	if d.DWARFStale || d.DWARFRanges != 2 || d.DWARFMatched != 2 || d.DWARFError != "" {
 		t.Errorf("dwarf5.wasm: %+v", d)
+	}
+}
+
+// TestDWARFPartlyOff: a few compile-unit ranges that start inside a
+// function (TinyGo's assembly units after its asyncify pass) make only the
+// answers inside them doubtful; most of them off is a stale module. The
+// C++ fixture's first range list entries are moved 4 bytes into their
+// functions, one, then all.
+func TestDWARFPartlyOff(t *testing.T) {
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	b, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := inspectBytes(t, "plugin.wasm", b, "").Debug
+	if base.DWARFRanges < 4 || base.DWARFMatched != base.DWARFRanges {
+		t.Fatalf("the fixture's ranges: %+v", base)
+	}
+	rs, _ := m.CustomSection(".debug_ranges")
+	d, err := dwarf.New(m.Custom(".debug_abbrev"), nil, nil, m.Custom(".debug_info"), nil, nil, rs.Data, m.Custom(".debug_str"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The file offsets of the compile units' range list entries that
+	// start at a function body.
+	starts := map[uint32]bool{}
+	for _, c := range m.Code {
+		starts[uint32(c.Start-m.CodeStart)] = true
+	}
+	var at []int
+	for r := d.Reader(); ; r.SkipChildren() {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		off, ok := e.Val(dwarf.AttrRanges).(int64)
+		if !ok {
+			continue
+		}
+		for i := int(off); i+8 <= len(rs.Data); i += 8 {
+			lo, hi := binary.LittleEndian.Uint32(rs.Data[i:]), binary.LittleEndian.Uint32(rs.Data[i+4:])
+			if lo == 0 && hi == 0 {
+				break
+			}
+			if starts[lo] {
+				at = append(at, int(rs.DataOffset)+i)
+			}
+		}
+	}
+	if 2*len(at) <= base.DWARFRanges {
+		t.Fatalf("%d of the fixture's %d ranges are in range lists", len(at), base.DWARFRanges)
+	}
+	shift := func(n int) []byte {
+		p := append([]byte(nil), b...)
+		for _, o := range at[:n] {
+			binary.LittleEndian.PutUint32(p[o:], binary.LittleEndian.Uint32(p[o:])+4)
+		}
+		return p
+	}
+	for _, tt := range []struct {
+		n     int
+		stale bool
+		line  string
+	}{
+		{1, false, "1 of %d address ranges start where no function body does: answers inside those may be wrong; the others start at function bodies"},
+		{len(at), true, "STALE: %d of %d address ranges start where no function body does; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong"},
+	} {
+		r := inspectBytes(t, "patched.wasm", shift(tt.n), "")
+		d := r.Debug
+		if d.DWARFStale != tt.stale || d.DWARFRanges-d.DWARFMatched < tt.n {
+			t.Errorf("%d shifted: %+v", tt.n, d)
+		}
+		var buf bytes.Buffer
+		if err := r.WriteText(&buf); err != nil {
+			t.Fatal(err)
+		}
+		want := fmt.Sprintf(tt.line, d.DWARFRanges)
+		if tt.stale {
+			want = fmt.Sprintf(tt.line, d.DWARFRanges-d.DWARFMatched, d.DWARFRanges)
+		}
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("%d shifted: text lacks %q:\n%s", tt.n, want, buf.String())
+		}
 	}
 }
 

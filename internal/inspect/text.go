@@ -163,6 +163,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		case d.DWARFStale:
 			p("  %-14sSTALE: %d of %d address ranges start where no function body does; the module was rewritten after linking (wasm-opt?) and DWARF answers will be wrong\n",
 				"", d.DWARFRanges-d.DWARFMatched, d.DWARFRanges)
+		case d.DWARFMatched < d.DWARFRanges:
+			p("  %-14s%d of %d address ranges start where no function body does: answers inside those may be wrong; the others start at function bodies\n",
+				"", d.DWARFRanges-d.DWARFMatched, d.DWARFRanges)
 		case d.DWARFRanges > 0:
 			p("  %-14sall %d address ranges start at function bodies\n", "", d.DWARFRanges)
 		}

@@ -126,13 +126,16 @@ func (c *Crash) TracerFrames() []tracer.Frame {
 	out := make([]tracer.Frame, len(c.Frames))
 	for i, f := range c.Frames {
 		tf := tracer.Frame{Index: f.Index, Offset: f.Module.String(), OffsetKind: "module", Function: f.Name}
+		// As tracer symbolizes a crash frame: the function's own frame
+		// (its readable name, the line of the call the inlined frames
+		// came from), the inlined frames innermost first.
 		if len(f.Resolved) > 0 {
 			outer := f.Resolved[len(f.Resolved)-1]
-			inner := f.Resolved[0]
-			if n := outer.Name(); n != "" && n != f.Name {
-				tf.Demangled = n
+			tf.Demangled = outer.Demangled
+			if tf.Demangled == "" && outer.Function != f.Name {
+				tf.Demangled = outer.Function
 			}
-			tf.File, tf.Line, tf.Column = inner.File, inner.Line, inner.Column
+			tf.File, tf.Line, tf.Column = outer.File, outer.Line, outer.Column
 			if len(f.Resolved) > 1 {
 				tf.Inlined = append([]loc.Frame(nil), f.Resolved[:len(f.Resolved)-1]...)
 			}

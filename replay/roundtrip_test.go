@@ -35,7 +35,7 @@ func TestTracerReadsReplayOutput(t *testing.T) {
 	// Every crash path of the C and C++ plugins: their panic says why on
 	// stderr (a plugin log at error) and aborts, a shape tracer links by
 	// its place, not its text.
-	for _, name := range []string{"cpp", "c"} {
+	for _, name := range []string{"cpp", "c", "rust"} {
 		f, ok := fixtures.Get(name)
 		if !ok {
 			t.Fatalf("no %s fixture", name)
@@ -73,7 +73,9 @@ func TestTracerReadsReplayOutput(t *testing.T) {
 				}
 				r.Flush()
 				var got []tracer.Event
-				_, err := tracer.Scan(bytes.NewReader(text.Bytes()), tracer.Options{File: "replay.log", Strict: true}, func(e *tracer.Event) error {
+				// With the module's resolver, tracer symbolizes the V8
+				// frames as replay did.
+				_, err := tracer.Scan(bytes.NewReader(text.Bytes()), tracer.Options{File: "replay.log", Strict: true, Resolver: tc.m.opts.Resolver}, func(e *tracer.Event) error {
 					if e.Kind != tracer.KindFinding {
 						got = append(got, *e)
 					}
@@ -117,7 +119,11 @@ func eventDiff(w, g *tracer.Event) string {
 			v.Return = string(*e.Return)
 		}
 		for _, f := range e.Frames {
-			v.Frames = append(v.Frames, fmt.Sprintf("%d %s %s", f.Index, f.Offset, f.Function))
+			fr := fmt.Sprintf("%d %s %s = %q at %s:%d:%d", f.Index, f.Offset, f.Function, f.Demangled, f.File, f.Line, f.Column)
+			for _, in := range f.Inlined {
+				fr += fmt.Sprintf(" [inlined %s at %s:%d:%d]", in.Name(), in.File, in.Line, in.Column)
+			}
+			v.Frames = append(v.Frames, fr)
 		}
 		return v
 	}

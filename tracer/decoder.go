@@ -64,6 +64,9 @@ type Call struct {
 	// this was the innermost open callback: the last words linked to a
 	// crash that ends it when no recognised panic text came.
 	lastErr LogRef
+	// errRun: lastErr is this callback's latest child, apart from the
+	// host calls that wrote it (fd_write, proxy_log).
+	errRun bool
 }
 
 // LogRef is a plugin log line inside a callback.
@@ -71,6 +74,9 @@ type LogRef struct {
 	Line    int
 	Level   string
 	Message string
+	// first is the line of the first of several error logs joined into
+	// one account of a crash (lastWords); 0 when Message is one log's.
+	first int
 }
 
 type pendingStatus struct {
@@ -588,7 +594,18 @@ func (d *Decoder) push(t *threadState, n *Call) {
 			parent.Dropped++
 		}
 	}
+	if n.Direction == VMToHost && !isLogWrite(n.Function) {
+		if cb := t.callback(); cb != nil {
+			cb.errRun = false
+		}
+	}
 	t.stack = append(t.stack, n)
+}
+
+// isLogWrite reports whether a host call is one a plugin log is written
+// with: WASI's fd_write (stdout, stderr) or proxy_log.
+func isLogWrite(function string) bool {
+	return strings.HasSuffix(function, ".fd_write") || function == "env.proxy_log"
 }
 
 // findOpen finds the innermost open call of the direction and name.
@@ -695,14 +712,38 @@ func (d *Decoder) pluginLogMessage(r *Record, plugin, message string) {
 			e.ContextID = &id
 		}
 	}
+	if !isErrorOrWorse(e.Level) && cb != nil {
+		cb.errRun = false
+	}
 	if isErrorOrWorse(e.Level) {
+		words := ref
+		// A plugin that writes its last words to stderr in pieces (Rust's
+		// "memory allocation of ", "67108864", " bytes failed": one log
+		// record per fd_write) gets them joined, when nothing else came
+		// in between but the writes themselves (same level: the same
+		// stream).
+		prev := t.errLog
 		if cb != nil {
-			cb.lastErr = ref
+			prev = LogRef{}
+			if cb.errRun {
+				prev = cb.lastErr
+			}
+			cb.errRun = true
+		}
+		if prev.Line > 0 && prev.Level == ref.Level {
+			words.Message = joinFragments(prev.Message, words.Message)
+			words.first = prev.Line
+			if prev.first > 0 {
+				words.first = prev.first
+			}
+		}
+		if cb != nil {
+			cb.lastErr = words
 		}
 		if t.errLog.Line == 0 {
 			d.errThreads = append(d.errThreads, t)
 		}
-		t.errLog = ref
+		t.errLog = words
 	}
 	if isWarnOrWorse(e.Level) {
 		for _, n := range t.stack {
@@ -718,6 +759,17 @@ func isWarnOrWorse(level string) bool {
 }
 
 func isErrorOrWorse(level string) bool { return level == "error" || level == "critical" }
+
+// joinFragments joins two consecutive stderr writes. Envoy strips one
+// trailing newline from each, so where a line ended is lost; pieces of one
+// line split at a formatted value meet at a space ("of " + "67108864"),
+// and anything else is taken to be the next line.
+func joinFragments(a, b string) string {
+	if strings.HasSuffix(a, " ") || strings.HasPrefix(b, " ") {
+		return a + b
+	}
+	return a + "\n" + b
+}
 
 // lastWordsWindow is how many input lines a crash may follow the plugin
 // log it is linked to by lastWords without a wasm:trace stream (other
@@ -803,6 +855,9 @@ func (d *Decoder) crash(r *Record, c Crash) {
 		}
 	} else if w := d.lastWords(r.Line, t, owner, n); w.Line > 0 && w.Line < r.Line {
 		e.PanicText, e.PanicLine = w.Message, w.Line
+		if w.first > 0 {
+			e.PanicLine = w.first
+		}
 		for _, o := range d.errThreads {
 			if o.errLog.Line == w.Line {
 				o.errLog = LogRef{} // linked once

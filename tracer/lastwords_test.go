@@ -24,12 +24,20 @@ func TestLastWords(t *testing.T) {
 		crash   = "[2024-01-01 00:00:00.002][1][error][wasm] Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\n" +
 			"Proxy-Wasm plugin in-VM backtrace:\n  0:  0x5fc7 - abort\n  1:  0x10b5 - proxy_on_request_headers\n"
 		// other thread's records
-		otherErr  = "[2024-01-01 00:00:00.001][2][error][wasm] wasm log p r vm: upstream refused\n"
-		otherLine = "[2024-01-01 00:00:00.001][2][debug][http] [source/common/http/conn_manager_impl.cc:1000] [C1][S2] request end stream\n"
-		envoyLine = "[2024-01-01 00:00:00.001][1][debug][router] [source/common/router/router.cc:500] [C1][S2] router decoding headers\n"
-		goPanic   = "[2024-01-01 00:00:00.001][1][info][wasm] wasm log p r vm: panic: runtime error: index out of range [3] with length 2\n"
-		noThread  = `{"level":"error","time":"2024-01-01T00:00:00.004Z","scope":"envoy wasm","msg":"Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x5fc7 - abort"}` + "\n"
-		crashWAMR = "[2024-01-01 00:00:00.002][1][error][wasm] Function: proxy_on_request_headers failed: Exception: unreachable\n"
+		otherErr   = "[2024-01-01 00:00:00.001][2][error][wasm] wasm log p r vm: upstream refused\n"
+		otherLine  = "[2024-01-01 00:00:00.001][2][debug][http] [source/common/http/conn_manager_impl.cc:1000] [C1][S2] request end stream\n"
+		envoyLine  = "[2024-01-01 00:00:00.001][1][debug][router] [source/common/router/router.cc:500] [C1][S2] router decoding headers\n"
+		goPanic    = "[2024-01-01 00:00:00.001][1][info][wasm] wasm log p r vm: panic: runtime error: index out of range [3] with length 2\n"
+		noThread   = `{"level":"error","time":"2024-01-01T00:00:00.004Z","scope":"envoy wasm","msg":"Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x5fc7 - abort"}` + "\n"
+		crashWAMR  = "[2024-01-01 00:00:00.002][1][error][wasm] Function: proxy_on_request_headers failed: Exception: unreachable\n"
+		write      = "[2024-01-01 00:00:00.001][1][trace][wasm] [vm->host] wasi_snapshot_preview1.fd_write(2, 1000, 1, 1016)\n"
+		writeRet   = "[2024-01-01 00:00:00.001][1][trace][wasm] [vm<-host] wasi_snapshot_preview1.fd_write return: 0\n"
+		hostGet    = "[2024-01-01 00:00:00.001][1][trace][wasm] [vm->host] env.proxy_get_header_map_value(0, 1000, 5, 1020, 1024)\n"
+		hostGetRet = "[2024-01-01 00:00:00.001][1][trace][wasm] [vm<-host] env.proxy_get_header_map_value return: 0\n"
+		// One stderr line written in three fd_writes (Rust's OOM report).
+		frag1 = "[2024-01-01 00:00:00.001][1][error][wasm] wasm log p r vm: out of room for \n"
+		frag2 = "[2024-01-01 00:00:00.001][1][error][wasm] wasm log p r vm: 4096\n"
+		frag3 = "[2024-01-01 00:00:00.001][1][error][wasm] wasm log p r vm:  bytes\n"
 	)
 	tests := []struct {
 		name string
@@ -72,6 +80,19 @@ func TestLastWords(t *testing.T) {
 			[]string{"2:cpp plugin panicked: bad state"}},
 		{"trace ended by a return: not the last record", cbStart + logErr + cbRet + crashWAMR,
 			[]string{"-"}},
+		// Consecutive error logs of the thread are one account.
+		{"pieces of one line joined", frag1 + frag2 + frag3 + crash,
+			[]string{"1:out of room for 4096 bytes"}},
+		{"pieces joined inside the trapped callback", cbStart + frag1 + frag2 + frag3 + crash,
+			[]string{"2:out of room for 4096 bytes"}},
+		{"whole lines joined as lines", logErr + logErr + crash,
+			[]string{"1:cpp plugin panicked: bad state\ncpp plugin panicked: bad state"}},
+		{"pieces written by fd_write calls in a trace are joined", cbStart + write + frag1 + writeRet + write + frag2 + writeRet + write + frag3 + writeRet + crash,
+			[]string{"3:out of room for 4096 bytes"}},
+		{"pieces with another host call between are not joined", cbStart + frag1 + hostGet + hostGetRet + frag3 + crash,
+			[]string{"5: bytes"}},
+		{"a piece of an earlier callback is not joined", cbStart + frag1 + cbRet + cbStart + frag3 + crash,
+			[]string{"5: bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

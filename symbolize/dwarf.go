@@ -14,6 +14,7 @@ import (
 	"github.com/go-delve/delve/pkg/dwarf/godwarf"
 
 	"github.com/wasmdbg/wasmdbg/internal/loc"
+	"github.com/wasmdbg/wasmdbg/internal/wasm"
 )
 
 // dwarfSections are the custom sections a wasm module's DWARF may use:
@@ -160,6 +161,24 @@ func newDWARFIndex(sections map[string][]byte, demangle func(string) string, war
 		return nil, warns
 	}
 	return x, warns
+}
+
+// rangesOffBodies counts the compilation units' address ranges and those
+// that do not start at a function body of m: a module rewritten after
+// linking keeps DWARF whose addresses point into the middle of other
+// functions (inspect calls it stale when most of them do).
+func (x *dwarfIndex) rangesOffBodies(m *wasm.Module) (off, n int) {
+	starts := make(map[uint64]bool, len(m.Code))
+	for _, b := range m.Code {
+		starts[uint64(b.Start-m.CodeStart)] = true
+	}
+	for _, c := range x.cus {
+		n++
+		if !starts[c.low] {
+			off++
+		}
+	}
+	return off, n
 }
 
 // openDWARF gives debug/dwarf the DWARF 4 sections through New and the

@@ -4,6 +4,7 @@ import (
 	"debug/dwarf"
 	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/wasmdbg/wasmdbg/fixtures"
@@ -269,4 +270,88 @@ func TestUnsortedRangeLists(t *testing.T) {
 		}
 	}
 	t.Logf("%d range lists reversed, %d offsets compared", lists, len(probes))
+}
+
+// TestStaleDWARFNotUsed: a module rewritten after linking keeps DWARF whose
+// unit ranges start inside other functions, and its names and lines would
+// be another function's. With most of them off (every range list entry of
+// the C++ fixture's units moved 4 bytes in), DWARF is set aside with a
+// warning and the name section answers; one entry off changes nothing.
+func TestStaleDWARFNotUsed(t *testing.T) {
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	b, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := pm.CustomSection(".debug_ranges")
+	d, err := dwarf.New(pm.Custom(".debug_abbrev"), nil, nil, pm.Custom(".debug_info"), nil, nil, rs.Data, pm.Custom(".debug_str"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var at []int // file offsets of the units' range list entries
+	for r := d.Reader(); ; r.SkipChildren() {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		off, ok := e.Val(dwarf.AttrRanges).(int64)
+		if !ok {
+			continue
+		}
+		for i := int(off); i+8 <= len(rs.Data) && binary.LittleEndian.Uint64(rs.Data[i:]) != 0; i += 8 {
+			if lo := binary.LittleEndian.Uint32(rs.Data[i:]); lo != 0 && lo < 0xfffffffe {
+				at = append(at, int(rs.DataOffset)+i)
+			}
+		}
+	}
+	if len(at) < 4 {
+		t.Fatalf("the cpp fixture's units have %d range list entries", len(at))
+	}
+	body := pm.Code[len(pm.Code)/2]
+	pc := loc.CodeOffset(body.Start - pm.CodeStart)
+	for _, tt := range []struct {
+		moved  int
+		source loc.Source
+		warn   string
+	}{
+		{1, loc.SourceDWARF, ""},
+		{len(at), loc.SourceNameSection, "patched.wasm: stale DWARF, not used: "},
+	} {
+		p := append([]byte(nil), b...)
+		for _, o := range at[:tt.moved] {
+			binary.LittleEndian.PutUint32(p[o:], binary.LittleEndian.Uint32(p[o:])+4)
+		}
+		var warns []string
+		m, err := New("patched.wasm", p, Options{Warn: func(s string) { warns = append(warns, s) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs, err := m.Lookup(pc)
+		if err != nil || len(fs) == 0 {
+			t.Fatalf("%d moved: %v, %v", tt.moved, fs, err)
+		}
+		if got := fs[len(fs)-1]; got.Source != tt.source || got.Function != pm.FuncName(body.Func) && tt.source == loc.SourceNameSection {
+			t.Errorf("%d moved: outermost frame %+v, want one from %s named %q", tt.moved, got, tt.source, pm.FuncName(body.Func))
+		}
+		stale := false
+		for _, w := range warns {
+			stale = stale || strings.Contains(w, "stale DWARF")
+			if tt.warn != "" && !strings.HasPrefix(w, tt.warn) {
+				t.Errorf("%d moved: warning %q, want one starting %q", tt.moved, w, tt.warn)
+			}
+		}
+		if stale != (tt.warn != "") {
+			t.Errorf("%d moved: warnings %q", tt.moved, warns)
+		}
+	}
 }

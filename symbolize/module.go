@@ -518,6 +518,14 @@ func (m *Module) dwarfIndex() *dwarfIndex {
 				m.warn(fmt.Sprintf("%s: corrupt DWARF: %v; offsets it cannot answer come from %s", m.dbgName(), err, m.fallbackSources()))
 			}
 		}
+		if x != nil {
+			if off, n := x.rangesOffBodies(m.dbg); 2*off > n {
+				m.warn(fmt.Sprintf("%s: stale DWARF, not used: %d of %d address ranges start where no function body does "+
+					"(the module was rewritten after linking, by wasm-opt or Emscripten's optimizer, without updating it); answers come from %s",
+					m.dbgName(), off, n, m.fallbackSources()))
+				return
+			}
+		}
 		m.dwarf = x
 	})
 	return m.dwarf

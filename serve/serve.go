@@ -135,8 +135,11 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		opts.MaxBody = DefaultMaxBody
 	}
 	if opts.Transport == nil {
+		// DisableCompression: the upstream sees the client's
+		// Accept-Encoding, not one Go adds, and an encoded body passes
+		// through with its content-encoding, as through Envoy.
 		opts.Transport = &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second,
-			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext}
+			DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext, DisableCompression: true}
 	}
 	// The clock starts on a whole millisecond and moves only when the
 	// plugin reads it; streams start on whole milliseconds after it. A

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -371,6 +372,44 @@ func TestServeUpstreamDown(t *testing.T) {
 	}
 	front.Close()
 	srv.Close()
+}
+
+// TestServeCompressionPassesThrough: the upstream gets the client's
+// Accept-Encoding (none added), and an encoded answer reaches the client
+// as the upstream sent it, content-encoding and all, as through Envoy.
+func TestServeCompressionPassesThrough(t *testing.T) {
+	m := cppModule(t)
+	var mu sync.Mutex
+	var seen []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("Accept-Encoding"))
+		mu.Unlock()
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Write([]byte("\x1f\x8b not really gzip"))
+	}))
+	defer up.Close()
+	srv, err := New(context.Background(), Options{Module: m, Capture: testCapture(""), Upstream: mustURL(t, up.URL),
+		Run: replay.RunOptions{Verbosity: replay.Quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := httptest.NewServer(srv)
+	defer front.Close()
+	// A client that neither asks for nor decodes gzip.
+	c := &client{t: t, base: front.URL, c: &http.Client{Transport: &http.Transport{DisableCompression: true}}}
+	resp, body := c.do("GET", "/", "")
+	if resp.Header.Get("Content-Encoding") != "gzip" || body != "\x1f\x8b not really gzip" {
+		t.Errorf("client got content-encoding %q, body %q; want the upstream's bytes as sent", resp.Header.Get("Content-Encoding"), body)
+	}
+	c.do("GET", "/", "", "accept-encoding", "br")
+	front.Close()
+	srv.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"", "br"}; !reflect.DeepEqual(seen, want) {
+		t.Errorf("upstream saw Accept-Encoding %q; want %q (the client's own)", seen, want)
+	}
 }
 
 // TestServeNoRedact keeps credentials when asked.

@@ -351,6 +351,16 @@ var signatures = []signature{
 		Fix:         "find what keeps growing (wasmdbg replay --repeat shows memory per request) and avoid buffering whole bodies",
 	},
 	{
+		// Checked first: the same ID, so the general entry below is then
+		// not reported too.
+		ID:          "restricted_callback_during_go_start",
+		Text:        []string{"restricted_callback"},
+		Frames:      []string{"runtime.exit"},
+		CrashOnly:   true,
+		Explanation: "the module is a WASI command (Go's GOOS=wasip1 default, or TinyGo 0.35 and later): when main returns, the runtime calls proc_exit, which the host refuses while the VM starts (restricted_callback), so the VM never starts",
+		Fix:         "build a reactor: go build -buildmode=c-shared (Go 1.24+, GOOS=wasip1 GOARCH=wasm) or tinygo build -buildmode=c-shared; wasmdbg inspect says whether a build will load",
+	},
+	{
 		ID:          "restricted_callback_during_go_start",
 		Text:        []string{"restricted_callback"},
 		CrashOnly:   true,

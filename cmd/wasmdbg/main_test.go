@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -41,6 +42,11 @@ func TestVersion(t *testing.T) {
 	_, out, _ := run(t, "wasmdbg", "version")
 	if !strings.HasPrefix(out, "wasmdbg ") || !strings.Contains(out, " go1.") {
 		t.Errorf("version output %q", out)
+	}
+	_, out, _ = run(t, "wasmdbg", "version", "--json")
+	var v struct{ Version, Go, OS, Arch string }
+	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Version == "" || !strings.HasPrefix(v.Go, "go1.") || v.OS == "" || v.Arch == "" {
+		t.Errorf("version --json output %q: %+v %v", out, v, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -29,14 +30,22 @@ func moduleVersion() string {
 }
 
 func newVersionCmd(io stdio) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:     "version",
 		Short:   "Print the wasmdbg version and the Go version it was built with",
-		Example: "  wasmdbg version",
+		Example: "  wasmdbg version\n  wasmdbg version --json",
 		Args:    exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				enc := json.NewEncoder(io.out)
+				return enc.Encode(map[string]string{"version": moduleVersion(), "go": runtime.Version(),
+					"os": runtime.GOOS, "arch": runtime.GOARCH})
+			}
 			fmt.Fprintf(io.out, "wasmdbg %s %s %s/%s\n", moduleVersion(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"version\", \"go\", \"os\", \"arch\"} as JSON")
+	return cmd
 }

@@ -39,9 +39,11 @@ func TestLoadKubeConfig(t *testing.T) {
 		{"context without cluster", "", KubeConfig{Kubeconfig: kc("no-user.yaml")}, "", "", "",
 			kc("no-user.yaml") + `: context "lost" refers to cluster "missing-cluster", which is not defined`},
 		{"broken yaml", "", KubeConfig{Kubeconfig: kc("broken.yaml")}, "", "", "",
-			kc("broken.yaml") + `: error loading config file "` + kc("broken.yaml") + `": yaml: line 5: did not find expected ',' or '}'`},
+			kc("broken.yaml") + `: yaml: line 5: did not find expected ',' or '}'`},
 		{"missing file", "", KubeConfig{Kubeconfig: kc("missing.yaml")}, "", "", "",
-			kc("missing.yaml") + ": stat " + kc("missing.yaml") + ": no such file or directory"},
+			kc("missing.yaml") + ": no such file or directory"},
+		{"not a kubeconfig", "", KubeConfig{Kubeconfig: kc("prose.txt")}, "", "", "",
+			kc("prose.txt") + ": not a kubeconfig: expected YAML with apiVersion: v1, kind: Config, clusters, contexts and users"},
 		{"nothing at all", "", KubeConfig{}, "", "", "",
 			"kubeconfig: no clusters or contexts: set KUBECONFIG or --kubeconfig, or use --admin for a local envoy"},
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -74,7 +75,7 @@ func kubeconfigError(cc clientcmd.ClientConfig, kc KubeConfig, err error) error 
 		where = "kubeconfig " + env
 	}
 	if !clientcmd.IsEmptyConfig(err) {
-		return fmt.Errorf("%s: %s", where, strings.TrimSpace(err.Error()))
+		return fmt.Errorf("%s: %s", where, loadErrorText(err))
 	}
 	raw, rerr := cc.RawConfig()
 	if rerr != nil || len(raw.Contexts) == 0 && len(raw.Clusters) == 0 {
@@ -94,6 +95,27 @@ func kubeconfigError(cc clientcmd.ClientConfig, kc KubeConfig, err error) error 
 		return fmt.Errorf("%s: context %q refers to cluster %q, which is not defined", where, name, ctx.Cluster)
 	}
 	return fmt.Errorf("%s: %s", where, strings.TrimSpace(err.Error()))
+}
+
+// loadErrorText says what is wrong with a kubeconfig file without the
+// file name clientcmd repeats (the caller names it once) or the Go types
+// of its decoder.
+func loadErrorText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	msg := strings.TrimSpace(err.Error())
+	const loading = "error loading config file \""
+	if rest, ok := strings.CutPrefix(msg, loading); ok {
+		if _, after, ok := strings.Cut(rest, "\": "); ok {
+			msg = after
+		}
+	}
+	if strings.Contains(msg, "couldn't get version/kind") {
+		return "not a kubeconfig: expected YAML with apiVersion: v1, kind: Config, clusters, contexts and users"
+	}
+	return msg
 }
 
 func contextNames[V any](m map[string]V) string {

@@ -108,6 +108,16 @@ func runTrace(ctx context.Context, io stdio, o traceOptions, args []string) erro
 	}
 
 	t := &traceRun{io: io, o: o}
+	if o.perfetto != "" {
+		// Created first: a path that cannot be written is said before a
+		// long input is read, not after.
+		f, err := os.Create(o.perfetto)
+		if err != nil {
+			return fmt.Errorf("--perfetto: %w", err)
+		}
+		defer f.Close()
+		t.perfettoFile = f
+	}
 	if o.stats {
 		t.stats = tracer.NewStats()
 	}
@@ -133,7 +143,9 @@ type traceRun struct {
 	lines    int
 	contexts []*tracer.Context
 	kept     []tracer.Event // for --perfetto
-	failed   bool           // a crash or VM failure was seen
+	// perfettoFile is --perfetto's output, created before reading.
+	perfettoFile *os.File
+	failed       bool // a crash or VM failure was seen
 }
 
 func (t *traceRun) input(ctx context.Context, name string, several bool, resolver *symbolize.Module) error {
@@ -299,13 +311,8 @@ func (t *traceRun) finish() error {
 			fmt.Fprintln(t.io.err, noWasmLines)
 		}
 	}
-	if t.o.perfetto != "" {
-		f, err := os.Create(t.o.perfetto)
-		if err != nil {
-			return fmt.Errorf("write Perfetto trace: %w", err)
-		}
+	if f := t.perfettoFile; f != nil {
 		if err := tracer.WritePerfetto(f, t.contexts, t.kept); err != nil {
-			f.Close()
 			return fmt.Errorf("write Perfetto trace: %w", err)
 		}
 		if err := f.Close(); err != nil {

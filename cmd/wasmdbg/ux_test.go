@@ -34,6 +34,8 @@ func TestMistakes(t *testing.T) {
 			"wasmdbg: unknown flag: --bogus\nRun 'wasmdbg trace --help' for usage.\n"},
 		{"trace: missing log", []string{"trace", missing}, exitError,
 			"wasmdbg: open " + missing + ": no such file or directory\n"},
+		{"trace: --perfetto where nothing can be written, said before reading", []string{"trace", "--perfetto", filepath.Join(missing, "p.json"), "-"}, exitError,
+			"wasmdbg: --perfetto: open " + filepath.Join(missing, "p.json") + ": no such file or directory\n"},
 		{"trace: a directory", []string{"trace", dir}, exitError,
 			"wasmdbg: " + dir + " is a directory: give a log file\n"},
 		{"trace: the module as the log", []string{"trace", module}, exitUsage,

@@ -19,6 +19,7 @@ type replayExtras struct {
 	reloadBackoff time.Duration
 	repeat        int
 	cpuprofile    string
+	profileFile   *os.File // --cpuprofile's, created before the replay
 	timing        bool
 
 	leak *replay.LeakReport
@@ -56,6 +57,13 @@ func (x *replayExtras) apply(cmd *cobra.Command, ro *replay.RunOptions, opts *re
 		ro.Timing = x.tm
 	}
 	if x.cpuprofile != "" {
+		// Created first: a path that cannot be written is said before
+		// a long replay, not after.
+		f, err := os.Create(x.cpuprofile)
+		if err != nil {
+			return fmt.Errorf("write the CPU profile: %w", err)
+		}
+		x.profileFile = f
 		opts.Profile = true
 		// A profiled module is compiled with listeners: the cache holds
 		// it apart from the plain one, so using it costs nothing extra.
@@ -109,10 +117,7 @@ func (x *replayExtras) writeProfile(io stdio, m *replay.Module) error {
 	if x.cpuprofile == "" || m == nil || m.Profiler() == nil {
 		return nil
 	}
-	f, err := os.Create(x.cpuprofile)
-	if err != nil {
-		return fmt.Errorf("write the CPU profile: %w", err)
-	}
+	f := x.profileFile
 	if err := m.WriteProfile(f); err != nil {
 		f.Close()
 		return fmt.Errorf("write the CPU profile %s: %w", x.cpuprofile, err)

@@ -3,8 +3,8 @@ package tracer
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -68,22 +68,20 @@ func BenchmarkStats(b *testing.B) {
 }
 
 // BenchmarkReadAll is what `wasmdbg trace --stats` does per input: the
-// scanning and counting stages on two goroutines (one with GOMAXPROCS=1),
-// against BenchmarkStats' Next and Add for every record. Compare the two,
-// or this one before and after a change: it guards the fast path.
+// chunker, scanning workers and counting on goroutines of their own
+// (everything on one goroutine for 1 worker), against BenchmarkStats'
+// Next and Add for every record. Compare them, or this one before and
+// after a change: it guards the fast path.
 func BenchmarkReadAll(b *testing.B) {
-	for _, mode := range []struct {
-		name     string
-		parallel bool
-	}{{"sequential", false}, {"parallel", true}} {
-		b.Run(mode.name, func(b *testing.B) {
+	for _, workers := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
 			in := benchInput(b)
 			lines := bytes.Count(in, []byte("\n"))
 			b.SetBytes(int64(len(in)))
 			b.ReportAllocs()
 			for b.Loop() {
 				s := NewStats()
-				if err := s.readAll(NewReader(bytes.NewReader(in)), mode.parallel && runtime.GOMAXPROCS(0) > 1); err != nil {
+				if err := s.readAll(NewReader(bytes.NewReader(in)), workers); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -235,6 +235,14 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 		}
 		return nil, false, err
 	}
+	ln, ok = rd.readMore()
+	return ln, ok, nil
+}
+
+// readMore makes room in the read buffer and reads into it once. When the
+// buffer is full with one line and at its limit, it returns the line's
+// first MaxLineBytes instead (ok) and discards the rest up to its newline.
+func (rd *Reader) readMore() (ln []byte, ok bool) {
 	// Make room: move the partial line to the front, grow up to the limit.
 	if rd.detached != nil && rd.r > 0 && (rd.w == len(rd.buf) || rd.detached.fresh) {
 		// Lines already returned stay where they are: the partial line
@@ -257,12 +265,12 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 			// rest up to the next newline is dropped.
 			rd.r = rd.w
 			if rd.skip {
-				return nil, false, nil
+				return nil, false
 			}
 			rd.skip = true
 			rd.truncLines++
 			rd.lines++
-			return rd.buf[:maxLine], true, nil
+			return rd.buf[:maxLine], true
 		}
 		size := max(2*len(rd.buf), readChunk)
 		size = min(size, maxLine+1)
@@ -275,7 +283,7 @@ func (rd *Reader) readLine() (ln []byte, ok bool, err error) {
 	if err != nil {
 		rd.srcErr = err
 	}
-	return nil, false, nil
+	return nil, false
 }
 
 // addLine places one physical line: a new record, or a continuation. It

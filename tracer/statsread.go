@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"sync"
 )
 
 // ReadAll counts every record of rd. check, when not nil, is called first
@@ -41,36 +42,63 @@ func (s *Stats) ReadAll(rd *Reader, check func(*Record) error) error {
 			s.Add(r)
 		}
 	}
-	return s.readAll(rd, runtime.GOMAXPROCS(0) >= 2)
+	return s.readAll(rd, runtime.GOMAXPROCS(0))
 }
 
-// readAll is ReadAll without check, with the stages on two goroutines or
-// one.
-func (s *Stats) readAll(rd *Reader, parallel bool) error {
-	// The scanner parses as the Reader does when it skips times.
+// readAll is ReadAll without check, with scanning split among workers
+// goroutines (one: everything on the caller's goroutine).
+//
+// A chunker hands out the read buffers' complete lines in chunks; each
+// worker scans whole chunks with a scanner of its own; counting takes the
+// chunks in input order. Scanning a line depends on the line alone (a
+// worker's templates and parser caches change how fast, not what it
+// finds), and counting is sequential, so the result does not depend on
+// workers or on which worker scanned what.
+func (s *Stats) readAll(rd *Reader, workers int) error {
+	// The scanners parse as the Reader does when it skips times.
 	rd.SkipTimes()
-	sc := newLineScanner(rd)
+	ch := newChunker(rd)
 	defer func() { rd.detached = nil }()
-	if !parallel {
+	lines := 0
+	count := func(b *scanBatch) (end bool, err error) {
+		b.first = lines + 1
+		lines += len(b.lines)
+		end, err = s.countBatch(rd, b)
+		if end {
+			rd.lines = lines
+		}
+		return end, err
+	}
+	if workers <= 1 {
+		sc := newLineScanner(rd, 0, 1)
 		b := &scanBatch{}
 		for {
-			sc.fill(b)
-			end, err := s.countBatch(rd, b)
-			if end {
+			ch.next(b)
+			sc.scanBatch(b)
+			if end, err := count(b); end {
 				return err
 			}
-			sc.recycle(b)
+			ch.recycle(b)
 		}
 	}
-	full := make(chan *scanBatch, 3)
-	free := make(chan *scanBatch, 4)
-	for range cap(free) {
-		free <- &scanBatch{}
+	n := 2*workers + 2
+	free := make(chan *scanBatch, n)
+	work := make(chan *scanBatch, n)
+	order := make(chan *scanBatch, n)
+	for range n {
+		free <- &scanBatch{ready: make(chan struct{}, 1)}
 	}
 	done := make(chan struct{})
-	defer close(done)
+	var wg sync.WaitGroup
+	defer func() {
+		close(done)
+		wg.Wait()
+	}()
+	wg.Add(1 + workers)
 	go func() {
-		defer close(full)
+		defer wg.Done()
+		defer close(work)
+		defer close(order)
 		for {
 			var b *scanBatch
 			select {
@@ -78,21 +106,29 @@ func (s *Stats) readAll(rd *Reader, parallel bool) error {
 			case <-done:
 				return
 			}
-			sc.recycle(b)
-			sc.fill(b)
-			last := b.err != nil
-			select {
-			case full <- b:
-			case <-done:
-				return
-			}
-			if last {
+			ch.recycle(b)
+			ch.next(b)
+			// Neither send blocks: there are n batches.
+			order <- b
+			work <- b
+			if b.err != nil {
 				return
 			}
 		}
 	}()
-	for b := range full {
-		if end, err := s.countBatch(rd, b); end {
+	for w := range workers {
+		sc := newLineScanner(rd, w, workers)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				sc.scanBatch(b)
+				b.ready <- struct{}{}
+			}
+		}()
+	}
+	for b := range order {
+		<-b.ready
+		if end, err := count(b); end {
 			return err
 		}
 		free <- b
@@ -180,11 +216,15 @@ func (s *Stats) countScanned(buf []byte, l *scannedLine) {
 // A scanBatch is consecutive lines of the input that are in one read
 // buffer, with what scanning learned about each.
 type scanBatch struct {
-	buf   []byte
-	first int // the first line's number, from 1
-	lines []scannedLine
-	idle  bool  // the source reported ErrIdle after the last line
-	err   error // the source's error after the last line (io.EOF at the end)
+	buf    []byte
+	lo, hi int  // the lines, each with its newline; or, with single, the line
+	single bool // one line the Reader's readLine returned
+	owns   bool // no other batch has lines in buf
+	first  int  // the first line's number, from 1 (set by counting)
+	lines  []scannedLine
+	idle   bool          // the source reported ErrIdle after the last line
+	err    error         // the source's error after the last line (io.EOF at the end)
+	ready  chan struct{} // scanned, with workers
 }
 
 // scannedLine is one physical line: where it is in the batch's buffer and,
@@ -242,19 +282,91 @@ func spanIn(buf, x []byte) span {
 	return span{lo, lo + int32(len(x))}
 }
 
-// lineScanner is the scanning stage. It reads lines with the Reader's line
-// splitting (its buffer and line limit, detached so that lines stay where
-// they were read) and parses them with a parser of its own: parsers only
-// cache, so its answers are the Reader's.
+// A chunker reads for the scanners: it hands out the complete lines of
+// the Reader's read buffers, a buffer's worth at a time, with the Reader's
+// own line splitting (its buffer and line limit, detached so that lines
+// stay where they were read). Only it reads, so it runs on one goroutine.
+type chunker struct {
+	rd      *Reader
+	buffers detachedBuffers
+}
+
+func newChunker(rd *Reader) *chunker {
+	ch := &chunker{rd: rd}
+	rd.detached = &ch.buffers
+	return ch
+}
+
+// recycle gives the buffer of a counted batch back for reading. It may
+// still be the read buffer, with a partial line after the batch's lines:
+// no batch is handed out from it again, so the next read can take it as
+// the buffer to move that line to.
+func (ch *chunker) recycle(b *scanBatch) {
+	if b.owns && len(ch.buffers.spare) < 4 {
+		ch.buffers.spare = append(ch.buffers.spare, b.buf[:cap(b.buf)])
+	}
+	b.buf, b.owns = nil, false
+}
+
+// next makes b the next lines to scan: the complete lines of a read buffer
+// once it is full (or the source stopped), a line readLine returned (the
+// first MaxLineBytes of a longer line, or a last line with no newline), or
+// none with the source's ErrIdle or error. The lines are those readLine
+// would return one by one: a chunk ends with a newline and holds no line
+// longer than the buffer, which is at most MaxLineBytes+1.
+func (ch *chunker) next(b *scanBatch) {
+	rd := ch.rd
+	b.buf, b.lo, b.hi, b.single, b.owns, b.idle, b.err = nil, 0, 0, false, false, false, nil
+	for {
+		if !rd.skip && rd.srcErr == nil && rd.w < len(rd.buf) {
+			rd.readMore()
+			continue
+		}
+		if !rd.skip && rd.r < rd.w {
+			// The buffer is full, or the source stopped.
+			if j := bytes.LastIndexByte(rd.buf[rd.r:rd.w], '\n'); j >= 0 {
+				b.buf, b.lo, b.hi = rd.buf, rd.r, rd.r+j+1
+				rd.r += j + 1
+				// A full buffer is left at the next read, and so is one
+				// that went idle (fresh); after the end nothing is read.
+				b.owns = rd.srcErr == nil || errors.Is(rd.srcErr, ErrIdle)
+				return
+			}
+		}
+		// No newline left: readLine reads on, or ends or cuts the line.
+		ln, ok, err := rd.readLine()
+		if err != nil {
+			if errors.Is(err, ErrIdle) {
+				b.idle = true
+				// The partial line moves to a new buffer at the next read,
+				// so that no read writes into a buffer being scanned.
+				ch.buffers.fresh = true
+			} else {
+				b.err = err
+			}
+			return
+		}
+		if ok {
+			b.buf, b.single = rd.buf, true
+			b.lo = cap(rd.buf) - cap(ln)
+			b.hi = b.lo + len(ln)
+			return
+		}
+	}
+}
+
+// lineScanner is the scanning stage of one worker: it parses the lines of
+// chunks with a parser and templates of its own (parsers only cache, so
+// its answers are the Reader's).
 type lineScanner struct {
-	rd        *Reader
-	buffers   detachedBuffers
 	p         lineParser
 	maxRecord int
 	groups    [lineGroups]lineGroup
 	ngroups   int
 	nextGroup int
-	lastID    uint64
+	// Template ids: worker w of n gives w+n, w+2n, …, so that the ids of
+	// all workers differ.
+	lastID, idStep uint64
 }
 
 // A lineGroup holds the templates of the Envoy call lines that have the
@@ -296,102 +408,72 @@ type lineTemplate struct {
 
 const lineGroups = 8
 
-func newLineScanner(rd *Reader) *lineScanner {
-	sc := &lineScanner{rd: rd, maxRecord: rd.maxRecord()}
-	rd.detached = &sc.buffers
-	return sc
+func newLineScanner(rd *Reader, worker, workers int) *lineScanner {
+	return &lineScanner{maxRecord: rd.maxRecord(), lastID: uint64(worker), idStep: uint64(workers)}
 }
 
-// recycle gives the buffer of a counted batch back for reading.
-func (sc *lineScanner) recycle(b *scanBatch) {
-	if b.buf != nil && len(sc.buffers.spare) < 4 && !sameBuffer(b.buf, sc.rd.buf) {
-		sc.buffers.spare = append(sc.buffers.spare, b.buf[:cap(b.buf)])
+// scanBatch scans the lines of b.
+func (sc *lineScanner) scanBatch(b *scanBatch) {
+	b.lines = b.lines[:0]
+	if b.buf == nil {
+		return
 	}
-	b.buf = nil
-}
-
-// fill reads lines into b until the Reader moves to another buffer, or the
-// source reports an error or ErrIdle.
-func (sc *lineScanner) fill(b *scanBatch) {
-	rd := sc.rd
-	b.lines, b.idle, b.err = b.lines[:0], false, nil
-	b.first = rd.lines + 1
-	b.buf = nil
-	for {
-		if b.buf != nil && sc.quick(b) {
+	buf := b.buf
+	if b.single {
+		b.lines = append(b.lines, scannedLine{raw: span{int32(b.lo), int32(b.hi)}})
+		sc.scan(buf, b.lo, buf[b.lo:b.hi], &b.lines[0])
+		return
+	}
+	for pos, end := b.lo, b.hi; pos < end; {
+		if p := sc.quick(b, pos, end); p > 0 {
+			pos = p
 			continue
 		}
-		ln, ok, err := rd.readLine()
-		if err != nil {
-			if errors.Is(err, ErrIdle) {
-				b.idle = true
-				// The partial line moves to a new buffer at the next read,
-				// so that the next batch has a buffer of its own.
-				sc.buffers.fresh = true
-			} else {
-				b.err = err
-			}
-			return
-		}
-		if !ok {
-			if len(b.lines) > 0 && !sameBuffer(b.buf, rd.buf) {
-				return
-			}
-			continue
-		}
-		if b.buf == nil {
-			b.buf = rd.buf
-		} else if !sameBuffer(b.buf, rd.buf) {
-			panic("BUG: tracer: a line outside its batch's read buffer")
-		}
-		lo := cap(b.buf) - cap(ln)
-		b.lines = append(b.lines, scannedLine{raw: span{int32(lo), int32(lo + len(ln))}})
+		ln := buf[pos:end]
+		ln = ln[:bytes.IndexByte(ln, '\n')]
+		b.lines = append(b.lines, scannedLine{raw: span{int32(pos), int32(pos + len(ln))}})
 		n := len(b.lines)
-		envoy := sc.scan(b.buf, lo, ln, &b.lines[n-1])
+		envoy := sc.scan(buf, pos, ln, &b.lines[n-1])
 		if n > 1 {
 			b.lines[n-2].next = envoy
 		}
+		pos += len(ln) + 1
 	}
 }
 
-// quick scans the next line in place when it is complete in the read
-// buffer and repeats a call template with plain numbers after it: it does
-// what readLine and scan would, in one pass, and reports whether it did.
-// No byte it accepts is a newline, so the line ends where readLine would
+// quick scans the line at pos in place when it repeats a call template
+// with plain numbers after it: it does what splitting and scan would, in
+// one pass, and returns where the next line starts (0 when it did not).
+// No byte it accepts is a newline, so the line ends where splitting would
 // end it: the time's bytes are checked for one, the thread stops at one,
 // templates hold none and plain numbers are followed by one.
-func (sc *lineScanner) quick(b *scanBatch) bool {
-	rd := sc.rd
-	if rd.skip || !sameBuffer(b.buf, rd.buf) {
-		return false
-	}
-	lo := rd.r
-	rest := rd.buf[lo:rd.w]
+func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
+	rest := b.buf[lo:end]
 	if len(rest) < 64 || rest[0] != '[' || !isDigit(rest[1]) {
-		return false
+		return 0
 	}
 	// envoyHead's common case: "[%Y-%m-%d %T.%e][" with no newline.
 	w0, w1, w2 := binary.LittleEndian.Uint64(rest), binary.LittleEndian.Uint64(rest[8:]), binary.LittleEndian.Uint64(rest[16:])
 	if hasZeroByte(w0^newlines) || hasZeroByte(w1^newlines) || hasZeroByte(w2^newlines) {
-		return false
+		return 0
 	}
 	w := binary.LittleEndian.Uint64(rest[17:25])
 	x := (w ^ 0x5d5d5d5d5d5d5d5d) & 0x00ffffffff000000
 	if byte(w>>56) != ']' || hasZeroByte(x|0x0000000000ffffff|0xff00000000000000) ||
 		binary.LittleEndian.Uint64(rest[5:13])&0x00ff0000ff0000ff != 0x002000002d00002d ||
 		byte(w) != ':' || rest[14] != ':' || rest[25] != '[' {
-		return false
+		return 0
 	}
 	thEnd := 26
 	for thEnd < len(rest) && rest[thEnd] != ']' && rest[thEnd] != '\n' {
 		thEnd++
 	}
 	if thEnd >= len(rest) || rest[thEnd] != ']' {
-		return false
+		return 0
 	}
 	after := rest[thEnd+1:]
 	if len(after) < 16 {
-		return false
+		return 0
 	}
 	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
 	for g := range sc.groups[:sc.ngroups] {
@@ -407,7 +489,7 @@ func (sc *lineScanner) quick(b *scanBatch) bool {
 		n := len(t.text)
 		j := bytes.IndexByte(after[n:], '\n')
 		if j < 0 {
-			return false
+			return 0
 		}
 		// The line is rest[:thEnd+1+n+j], its message after[m:e].
 		size, e := thEnd+1+n+j, n+j
@@ -415,10 +497,8 @@ func (sc *lineScanner) quick(b *scanBatch) bool {
 			e--
 		}
 		if e-m > sc.maxRecord {
-			return false
+			return 0
 		}
-		rd.r += size + 1
-		rd.lines++
 		at := int32(lo + thEnd + 1) // after, in the buffer
 		b.lines = append(b.lines, scannedLine{
 			raw: span{int32(lo), int32(lo + size)}, kind: scanCall, dir: t.dir, tmplID: t.id,
@@ -429,9 +509,9 @@ func (sc *lineScanner) quick(b *scanBatch) bool {
 		if k := len(b.lines); k > 1 {
 			b.lines[k-2].next = true
 		}
-		return true
+		return lo + size + 1
 	}
-	return false
+	return 0
 }
 
 // newlines is '\n' in every byte.
@@ -578,7 +658,7 @@ func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	if u := &grp.templates[slot|1]; len(t.text) > 0 && (len(u.text) == 0 || u.id < t.id) {
 		t = u
 	}
-	sc.lastID++
+	sc.lastID += sc.idStep
 	t.text = append(t.text[:0], after[:msg+n]...)
 	t.dir, t.nameEnd, t.id = directionIndex(c.Direction), int32(11+len(c.Function)), sc.lastID
 }

@@ -67,11 +67,11 @@ func statsByRecords(t testing.TB, src io.Reader, lim statsLimits) string {
 	return statsOf(t, s, rd)
 }
 
-func statsByReadAll(t testing.TB, src io.Reader, lim statsLimits, parallel bool) string {
+func statsByReadAll(t testing.TB, src io.Reader, lim statsLimits, workers int) string {
 	t.Helper()
 	rd := newLimitedReader(src, lim)
 	s := NewStats()
-	if err := s.readAll(rd, parallel); err != nil {
+	if err := s.readAll(rd, workers); err != nil {
 		t.Fatal(err)
 	}
 	return statsOf(t, s, rd)
@@ -137,10 +137,10 @@ func TestReadAllSameAsAdd(t *testing.T) {
 				// Going idle flushes open records: the reference reads the
 				// same way.
 				want := statsByRecords(t, src(), lim)
-				for _, parallel := range []bool{false, true} {
-					got := statsByReadAll(t, src(), lim, parallel)
+				for _, workers := range []int{1, 2, 3} {
+					got := statsByReadAll(t, src(), lim, workers)
 					if got != want {
-						t.Errorf("%s, %s, limits %+v, parallel %v:\n%s", name, how, lim, parallel, diffLines(want, got))
+						t.Errorf("%s, %s, limits %+v, workers %d:\n%s", name, how, lim, workers, diffLines(want, got))
 					}
 				}
 			}
@@ -249,9 +249,9 @@ func FuzzStatsReadAll(f *testing.F) {
 			return bytes.NewReader(in)
 		}
 		want := statsByRecords(t, src(), lim)
-		for _, parallel := range []bool{false, true} {
-			if got := statsByReadAll(t, src(), lim, parallel); got != want {
-				t.Fatalf("parallel %v, chunk %d:\n%s", parallel, chunk, diffLines(want, got))
+		for _, workers := range []int{1, 2, 3} {
+			if got := statsByReadAll(t, src(), lim, workers); got != want {
+				t.Fatalf("workers %d, chunk %d:\n%s", workers, chunk, diffLines(want, got))
 			}
 		}
 	})

@@ -403,6 +403,16 @@ func (rep *LeakReport) judge() {
 	case rising && rep.GrowthPerRequest > 0:
 		rep.Verdict = LeakFound
 		rep.Message = fmt.Sprintf("memory grows ~%s per request: leak", sizeText(rep.GrowthPerRequest))
+	case rep.Signal == memorySignal && rep.GrowthPerRequest > 0 && !beforeGC && tail[len(tail)-1] >= 1.5*tail[0] && stepsIn(tail) >= 2:
+		// A heap that grows by a fraction of its size each time
+		// (TinyGo's, most allocators') steps at ever longer intervals,
+		// so some quarters show no step; but memory half as large again
+		// over the second half of the run, in two steps or more, is no
+		// warm-up that ended (plateau), nor one heap doubling to fit a
+		// burst: it is a leak.
+		rep.Verdict = LeakFound
+		rep.Message = fmt.Sprintf("memory grows ~%s per request, in ever larger steps (%s to %s over the second half): leak",
+			sizeText(rep.GrowthPerRequest), sizeText(tail[0]), sizeText(tail[len(tail)-1]))
 	case flat:
 		rep.Verdict = LeakFlat
 		switch {
@@ -443,6 +453,17 @@ func (rep *LeakReport) plateau(v []float64) bool {
 		gap = max(gap, steps[i]-steps[i-1])
 	}
 	return len(steps) >= 3 && since >= 2*gap
+}
+
+// stepsIn counts the rises in a series.
+func stepsIn(v []float64) int {
+	n := 0
+	for i := 1; i < len(v); i++ {
+		if v[i] > v[i-1] {
+			n++
+		}
+	}
+	return n
 }
 
 // slope is the least-squares slope of v against its index.

@@ -153,6 +153,36 @@ func TestLeakJudge(t *testing.T) {
 		}
 		return v
 	}
+	// A leak under a heap that grows by a fraction of its size: the
+	// leaked bytes rise steadily, memory follows in steps 1.3 times the
+	// size, so some quarters of the run show no step.
+	geometric := func(n int, start uint64) []uint64 {
+		v := make([]uint64, n)
+		mem := start
+		for i := range v {
+			if live := start + uint64(i)*400<<10; live > mem {
+				mem = (live * 13 / 10) / page * page
+			}
+			v[i] = mem
+		}
+		return v
+	}
+	// A heap doubling at ever longer intervals: one doubling in the
+	// second half could be a burst it grew to fit.
+	doubling := func(n int) []uint64 {
+		v := make([]uint64, n)
+		for i := range v {
+			switch {
+			case i < 45:
+				v[i] = 1 << 20
+			case i < 310:
+				v[i] = 2 << 20
+			default:
+				v[i] = 4 << 20
+			}
+		}
+		return v
+	}
 	saw := func(n int, floorStep uint64) []uint64 {
 		v := make([]uint64, n)
 		for i := range v {
@@ -175,6 +205,10 @@ func TestLeakJudge(t *testing.T) {
 			"memory grew ~492 B per request over the second half, but not in every quarter of it: no verdict; repeat more times (--repeat 1600)"},
 		{"a step in the last quarter", append(steps(95, 1000, 1<<20), steps(5, 1000, 1<<20+page)...), nil, 1, LeakInconclusive,
 			"memory grew ~708 B per request over the second half, but not in every quarter of it: no verdict; repeat more times (--repeat 400)"},
+		{"steps at ever longer intervals", geometric(200, 8<<20), nil, 3, LeakFound,
+			"memory grows ~164.2 KiB per request, in ever larger steps (56.1 MiB to 95.7 MiB over the second half): leak"},
+		{"one doubling in the second half", doubling(400), nil, 1, LeakInconclusive,
+			"memory grew ~15.2 KiB per request over the second half, but not in every quarter of it: no verdict; repeat more times (--repeat 1600)"},
 		{"too few", steps(5, 1, 1<<20), nil, 1, LeakInconclusive, "5 iterations are too few for a verdict: repeat at least 8 times"},
 		{"heap sawtooth level", steps(200, 1000, 1<<20), saw(200, 0), 1, LeakFlat, "memory is level over the second half of the run: no leak"},
 		{"heap sawtooth rising", steps(200, 1000, 1<<20), saw(200, 100), 1, LeakFound, "memory grows ~107 B per request: leak"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -162,4 +163,46 @@ func TestTUIErrors(t *testing.T) {
 			t.Errorf("%v: stderr\n%q\nwant\n%q", tt.args, errOut, tt.wantErr)
 		}
 	}
+}
+
+// TestLimitMemoryFor: a large regular file sets the soft memory limit at
+// 0.65 of its size while it loads and puts the previous one back; a small
+// file, or GOMEMLIMIT set by the user, leaves it alone.
+func TestLimitMemoryFor(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.log")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(100 << 20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	t.Setenv("GOMEMLIMIT", "")
+	os.Unsetenv("GOMEMLIMIT")
+	before := debug.SetMemoryLimit(-1)
+	restore := limitMemoryFor(f)
+	if got, want := debug.SetMemoryLimit(-1), int64(100<<20)*65/100; got != want {
+		t.Errorf("limit while loading %d; want %d", got, want)
+	}
+	restore()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("limit after %d; want %d back", got, before)
+	}
+	if err := f.Truncate(1 << 20); err != nil {
+		t.Fatal(err)
+	}
+	limitMemoryFor(f)()
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("a 1 MiB file changed the limit to %d", got)
+	}
+	if err := f.Truncate(100 << 20); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOMEMLIMIT", "1GiB")
+	restore = limitMemoryFor(f)
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("GOMEMLIMIT set, yet the limit is %d", got)
+	}
+	restore()
 }

@@ -329,7 +329,7 @@ func (vm *VM) grpcStart(s []uint64, isStream bool, tokenPtr int) uint32 {
 	}
 	rec.Response = fmt.Sprintf("grpc-status %d", resp.Status)
 	vm.recordCall(stream, rec, true)
-	vm.grpcOpen[token] = true
+	vm.grpcOpen[token] = 0
 	vm.async = append(vm.async, func() { vm.deliverGrpc(stream, token, isStream, resp) })
 	return status(abi.Ok)
 }
@@ -338,7 +338,7 @@ func (vm *VM) grpcStart(s []uint64, isStream bool, tokenPtr int) uint32 {
 // client callbacks do (Context::onGrpcReceiveWrapper, …CloseWrapper).
 func (vm *VM) deliverGrpc(stream *Stream, token uint32, isStream bool, resp *GrpcCallResponse) {
 	root := vm.rootCtx
-	if root == nil || !vm.grpcOpen[token] {
+	if _, open := vm.grpcOpen[token]; root == nil || !open {
 		return
 	}
 	saved := vm.activeStream
@@ -364,25 +364,51 @@ func (vm *VM) deliverGrpc(stream *Stream, token uint32, isStream bool, resp *Grp
 		root.grpcInitial = nil
 	}
 	for _, msg := range resp.Messages {
-		if cb := vm.cbs.grpcReceive; cb != nil && !vm.failed && vm.grpcOpen[token] {
+		if cb := vm.cbs.grpcReceive; cb != nil && !vm.failed && vm.grpcIsOpen(token) {
 			root.grpcMessage, root.hasGrpcMessage = msg, true
 			vm.callDeferred(root, cb, id, uint64(token), uint64(len(msg)))
 			root.grpcMessage, root.hasGrpcMessage = nil, false
 		}
 	}
-	if cb := vm.cbs.grpcTrailingMetadata; cb != nil && len(resp.TrailingMetadata) > 0 && !vm.failed && vm.grpcOpen[token] {
+	if cb := vm.cbs.grpcTrailingMetadata; cb != nil && len(resp.TrailingMetadata) > 0 && !vm.failed && vm.grpcIsOpen(token) {
 		root.grpcTrailing = newHeaderMap(resp.TrailingMetadata)
 		vm.callDeferred(root, cb, id, uint64(token), uint64(len(resp.TrailingMetadata)))
 		root.grpcTrailing = nil
 	}
-	if vm.grpcOpen[token] {
+	if vm.grpcIsOpen(token) {
 		vm.grpcCloseCallback(token, resp)
 	}
 }
 
+// grpcClosed says which sides of a gRPC stream have closed (Envoy's
+// GrpcStreamClientHandler local_closed_ and remote_closed_): a stream stays
+// in Envoy's grpc_stream_ until both have.
+type grpcClosed uint8
+
+const (
+	grpcLocalClosed grpcClosed = 1 << iota
+	grpcRemoteClosed
+)
+
+// grpcIsOpen says the call or stream is still in Envoy's maps, so its
+// answers are delivered (a stream the plugin half-closed still receives).
+func (vm *VM) grpcIsOpen(token uint32) bool {
+	_, ok := vm.grpcOpen[token]
+	return ok
+}
+
+// grpcCloseCallback is Envoy's onGrpcCloseWrapper: proxy_on_grpc_close,
+// then the cleanup that forgets a call, or a stream the plugin has closed
+// too (one it has not stays, and proxy_grpc_close still answers Ok).
 func (vm *VM) grpcCloseCallback(token uint32, resp *GrpcCallResponse) {
 	root := vm.rootCtx
-	delete(vm.grpcOpen, token)
+	defer func() {
+		if token&3 == calloutGrpcStream && vm.grpcOpen[token]&grpcLocalClosed == 0 {
+			vm.grpcOpen[token] |= grpcRemoteClosed
+			return
+		}
+		delete(vm.grpcOpen, token)
+	}()
 	cb := vm.cbs.grpcClose
 	if cb == nil || vm.failed {
 		return
@@ -392,6 +418,9 @@ func (vm *VM) grpcCloseCallback(token uint32, resp *GrpcCallResponse) {
 	root.statusMessage = ""
 }
 
+// proxyGrpcSend is Envoy's Context::grpcSend: BadArgument for an id that is
+// not a stream's, NotFound for a stream Envoy has forgotten; a stream the
+// plugin has half-closed still answers Ok.
 func (vm *VM) proxyGrpcSend(s []uint64) uint32 {
 	token := arg32(s, 0)
 	if _, ok := vm.read(arg32(s, 1), arg32(s, 2)); !ok {
@@ -400,22 +429,31 @@ func (vm *VM) proxyGrpcSend(s []uint64) uint32 {
 	if token&3 != calloutGrpcStream {
 		return status(abi.BadArgument)
 	}
-	if !vm.grpcOpen[token] {
+	if !vm.grpcIsOpen(token) {
 		return status(abi.NotFound)
 	}
 	return status(abi.Ok)
 }
 
-func (vm *VM) proxyGrpcCancel(s []uint64) uint32 { return vm.grpcEnd(arg32(s, 0)) }
+func (vm *VM) proxyGrpcCancel(s []uint64) uint32 { return vm.grpcEnd(arg32(s, 0), true) }
 
-func (vm *VM) proxyGrpcClose(s []uint64) uint32 { return vm.grpcEnd(arg32(s, 0)) }
+func (vm *VM) proxyGrpcClose(s []uint64) uint32 { return vm.grpcEnd(arg32(s, 0), false) }
 
-func (vm *VM) grpcEnd(token uint32) uint32 {
-	if k := token & 3; k != calloutGrpcCall && k != calloutGrpcStream {
+// grpcEnd is Envoy's Context::grpcCancel and grpcClose: a call is
+// cancelled either way; a stream is reset by cancel, and half-closed by
+// close, which forgets it only once the remote side has closed too.
+func (vm *VM) grpcEnd(token uint32, cancel bool) uint32 {
+	k := token & 3
+	if k != calloutGrpcCall && k != calloutGrpcStream {
 		return status(abi.BadArgument)
 	}
-	if !vm.grpcOpen[token] {
+	closed, ok := vm.grpcOpen[token]
+	if !ok {
 		return status(abi.NotFound)
+	}
+	if k == calloutGrpcStream && !cancel && closed&grpcRemoteClosed == 0 {
+		vm.grpcOpen[token] = closed | grpcLocalClosed
+		return status(abi.Ok)
 	}
 	delete(vm.grpcOpen, token)
 	return status(abi.Ok)

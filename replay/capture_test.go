@@ -192,8 +192,8 @@ func TestHeaderMap(t *testing.T) {
 	if v, ok := m.get([]byte("A")); !ok || v != "1" {
 		t.Errorf("get A = %q %v, want the first value", v, ok)
 	}
-	m.replace("A", "9")
-	if !reflect.DeepEqual(m.h, []Header{{"a", "9"}, {"b", "2"}}) {
+	m.replace("A", "9") // Envoy's setCopy: remove every "a", add one at the end
+	if !reflect.DeepEqual(m.h, []Header{{"b", "2"}, {"a", "9"}}) {
 		t.Errorf("replace: %v", m.h)
 	}
 	m.add("C-Key", "x")

@@ -130,7 +130,9 @@ func TestHeaderMapFunctions(t *testing.T) {
 	h.expect("replace", h.call("proxy_replace_header_map_value", rq, k, kn, v, vn), abi.Ok)
 	k, kn = h.str(":authority")
 	h.expect("remove", h.call("proxy_remove_header_map_value", rq, k, kn), abi.Ok)
-	want := []Header{{":method", "GET"}, {":path", "/a?b=c"}, {"x-dup", "only"}, {"new-key", "v"}}
+	// Replace removes both x-dup entries and adds one at the end (Envoy's
+	// HeaderMapImpl::setCopy is remove + addCopy).
+	want := []Header{{":method", "GET"}, {":path", "/a?b=c"}, {"new-key", "v"}, {"x-dup", "only"}}
 	if got := h.stream.http.reqHeaders.h; !reflect.DeepEqual(got, want) {
 		t.Errorf("headers %v, want %v", got, want)
 	}
@@ -186,7 +188,9 @@ func TestBufferFunctions(t *testing.T) {
 		{0, 99, "new", "new", abi.Ok},
 		{3, 0, "+", "new+", abi.Ok},
 		{1, 1, "?", "new+", abi.BadArgument},
-		{0, 2, "?", "new+", abi.BadArgument},
+		// Envoy's Buffer::copyFrom: start 0 drains length bytes, then
+		// prepends, so a shorter length replaces a prefix.
+		{0, 2, "?", "?w+", abi.Ok},
 	} {
 		d, dn := h.str(tt.data)
 		h.expect("set body", h.call("proxy_set_buffer_bytes", rb, tt.start, tt.length, d, dn), tt.status)
@@ -195,7 +199,7 @@ func TestBufferFunctions(t *testing.T) {
 		}
 	}
 	h.expect("status", h.call("proxy_get_buffer_status", rb, p, s), abi.Ok)
-	if h.u32At(p) != 4 {
+	if h.u32At(p) != 3 {
 		t.Errorf("body size %d", h.u32At(p))
 	}
 	h.stream.http.reqBodyOn = false
@@ -378,15 +382,15 @@ func TestStreamSizesAndDuration(t *testing.T) {
 		len("example.com") + 2*len("x-dup") + 2)
 	respHeaders := int64(len(":status") + len("200") + len("content-type") + len("text/plain"))
 	for _, phase := range []struct {
-		name                        string
-		accessLog, respOn           bool
-		duration                    string
-		durationStatus              abi.Status
-		respHeadersBytes, respTotal int64
+		name              string
+		accessLog, respOn bool
+		duration          string
+		durationStatus    abi.Status
+		respTotal         int64
 	}{
-		{"request headers", false, false, "", abi.NotFound, 0, 5},
-		{"response headers", false, true, "", abi.NotFound, respHeaders, 5 + respHeaders},
-		{"access log", true, false, string(PropertyInt(int64(3 * time.Millisecond))), abi.Ok, respHeaders, 5 + respHeaders + int64(len("grpc-status0"))},
+		{"request headers", false, false, "", abi.NotFound, 5},
+		{"response headers", false, true, "", abi.NotFound, 5 + respHeaders},
+		{"access log", true, false, string(PropertyInt(int64(3 * time.Millisecond))), abi.Ok, 5 + respHeaders + int64(len("grpc-status0"))},
 	} {
 		hs.accessLog, hs.respHeadersOn = phase.accessLog, phase.respOn
 		if phase.accessLog {
@@ -397,10 +401,11 @@ func TestStreamSizesAndDuration(t *testing.T) {
 			status     abi.Status
 		}{
 			{"request\x00duration", phase.duration, phase.durationStatus},
-			{"request\x00headers_bytes", string(PropertyInt(reqHeaders)), abi.Ok},
+			// Envoy has no headers_bytes attribute (expr/context.h).
+			{"request\x00headers_bytes", "", abi.NotFound},
 			{"request\x00total_size", string(PropertyInt(reqHeaders)), abi.Ok},
 			{"response\x00size", string(PropertyInt(5)), abi.Ok},
-			{"response\x00headers_bytes", string(PropertyInt(phase.respHeadersBytes)), abi.Ok},
+			{"response\x00headers_bytes", "", abi.NotFound},
 			{"response\x00total_size", string(PropertyInt(phase.respTotal)), abi.Ok},
 		} {
 			if got, st := get(tt.path); st != tt.status || got != tt.want {

@@ -184,9 +184,28 @@ func equalFoldASCII(name string, key []byte) bool {
 	return true
 }
 
+// add is Envoy's HeaderMap::addCopy with the key lower-cased. Envoy keeps
+// pseudo-headers ahead of the others (HeaderList::insert puts a ':' key at
+// the end of the pseudo-headers), so one added later is not last.
 func (m *headerMap) add(key, value string) {
 	m.own()
-	m.h = append(m.h, Header{Name: lower(key), Value: value})
+	m.insert(Header{Name: lower(key), Value: value})
+}
+
+func (m *headerMap) insert(h Header) {
+	if len(h.Name) > 0 && h.Name[0] == ':' {
+		i := 0
+		for i < len(m.h) && len(m.h[i].Name) > 0 && m.h[i].Name[0] == ':' {
+			i++
+		}
+		if i < len(m.h) {
+			m.h = append(m.h, Header{})
+			copy(m.h[i+1:], m.h[i:])
+			m.h[i] = h
+			return
+		}
+	}
+	m.h = append(m.h, h)
 }
 
 func (m *headerMap) remove(key string) {
@@ -201,27 +220,13 @@ func (m *headerMap) remove(key string) {
 	m.h = out
 }
 
-// replace sets key to value: the first entry is overwritten and the other
-// entries of the key removed; a missing key is added (Envoy setCopy).
+// replace is Envoy's HeaderMap::setCopy (source/common/http/
+// header_map_impl.cc): every entry of the key is removed and the new one
+// added, so it moves to the end (a pseudo-header to the end of the
+// pseudo-headers).
 func (m *headerMap) replace(key, value string) {
-	m.own()
-	key = lower(key)
-	found := false
-	out := m.h[:0]
-	for _, h := range m.h {
-		if h.Name == key {
-			if found {
-				continue
-			}
-			found = true
-			h.Value = value
-		}
-		out = append(out, h)
-	}
-	m.h = out
-	if !found {
-		m.h = append(m.h, Header{Name: key, Value: value})
-	}
+	m.remove(key)
+	m.insert(Header{Name: lower(key), Value: value})
 }
 
 // setPairs removes every key, then adds hs (Envoy setHeaderMapPairs).

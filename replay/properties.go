@@ -26,6 +26,8 @@ type propNode struct {
 	isLeaf   bool
 	keys     []string
 	children map[string]*propNode
+	// foldKeys: a header map, whose keys are looked up lower-cased.
+	foldKeys bool
 }
 
 // NewPropertyTree returns an empty tree.
@@ -122,12 +124,30 @@ func (vm *VM) getProperty(c *hostContext, path string) ([]byte, abi.Status) {
 		if n.isLeaf || n.children == nil {
 			return nil, abi.NotFound
 		}
+		if n.foldKeys {
+			seg = strings.ToLower(seg)
+		}
 		n = n.children[seg]
 		if n == nil {
 			return nil, abi.NotFound
 		}
 	}
+	if len(segs) == 1 && wrapperAttributes[segs[0]] && !n.isLeaf {
+		// Envoy's wrappers for these (RequestWrapper, PeerWrapper, …)
+		// cannot list their keys, so serializeValue fails on them.
+		return nil, abi.SerializationFailure
+	}
 	return n.serialize(), abi.Ok
+}
+
+// wrapperAttributes are the top-level attributes Envoy answers with a
+// BaseWrapper map (source/extensions/filters/common/expr/context.h), whose
+// ListKeys is unimplemented: reading one whole is a SerializationFailure
+// (Context::serializeValue); only their fields can be read.
+var wrapperAttributes = map[string]bool{
+	"request": true, "response": true, "connection": true, "upstream": true,
+	"source": true, "destination": true, "xds": true,
+	"filter_state": true, "upstream_filter_state": true,
 }
 
 // configAttributes are the attributes Envoy answers from its configuration
@@ -174,8 +194,14 @@ func mapNode(kv ...any) *propNode {
 	return n
 }
 
+// headersNode is Envoy's HeadersWrapper: one key per header name, its
+// values joined with ',' (getAllOfHeaderAsString), looked up lower-cased;
+// a map Envoy cannot reach reads as empty.
 func headersNode(m *headerMap) *propNode {
-	n := &propNode{children: map[string]*propNode{}}
+	n := &propNode{children: map[string]*propNode{}, foldKeys: true}
+	if m == nil {
+		return n
+	}
 	for _, h := range m.h {
 		if c, ok := n.children[h.Name]; ok {
 			c.leaf = append(append(c.leaf, ','), h.Value...)
@@ -251,13 +277,25 @@ func peerNode(addr string) *propNode {
 	return n
 }
 
-// requestNode is Envoy's RequestWrapper: header-based keys only while the
+// requestNode is Envoy's RequestWrapper (source/extensions/filters/common/
+// expr/context.cc RequestLookupValues): header-based keys only while the
 // request headers are reachable (during the request callbacks that have
-// not continued, and in proxy_on_log).
+// not continued, and in proxy_on_log); time, size and total_size always.
 func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
-	kv := []any{"time", PropertyInt(info.StartTime), "protocol", info.Protocol}
+	kv := []any{"time", PropertyInt(info.StartTime)}
+	if info.Protocol != "" {
+		kv = append(kv, "protocol", info.Protocol)
+	}
+	// Envoy's StreamInfo::bytesReceived: the body received so far.
+	received := int64(len(h.forwardedReqBody))
+	var m *headerMap
 	if h.reqHeadersOn || h.accessLog {
-		m := h.reqHeaders
+		m = h.reqHeaders
+	}
+	kv = append(kv, "headers", headersNode(m))
+	if m == nil {
+		kv = append(kv, "size", PropertyInt(received), "total_size", PropertyInt(received))
+	} else {
 		get := func(k string) string { v, _ := m.get([]byte(k)); return v }
 		// A key read from a header the request lacks is absent, as
 		// Envoy's convertHeaderEntry answers: NotFound, not "".
@@ -271,15 +309,17 @@ func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
 		urlPath, query, _ := strings.Cut(path, "?")
 		query, _, _ = strings.Cut(query, "#")
 		kv = append(kv, "path", opt(":path"), "url_path", urlPath, "host", opt(":authority"),
-			"scheme", opt(":scheme"), "method", opt(":method"), "headers", headersNode(m),
+			"scheme", opt(":scheme"), "method", opt(":method"),
 			"referer", opt("referer"), "useragent", opt("user-agent"), "id", opt("x-request-id"),
 			"query", query)
-		size := int64(len(h.forwardedReqBody))
-		if cl, err := strconv.ParseInt(get("content-length"), 10, 64); err == nil {
-			size = cl
+		// size is the content-length when there is one (absent when it
+		// is not a number), else the bytes received.
+		if cl, ok := m.get([]byte("content-length")); !ok {
+			kv = append(kv, "size", PropertyInt(received))
+		} else if n, err := strconv.ParseInt(cl, 10, 64); err == nil {
+			kv = append(kv, "size", PropertyInt(n))
 		}
-		kv = append(kv, "size", PropertyInt(size), "total_size", PropertyInt(size+int64(m.byteSize())),
-			"headers_bytes", PropertyInt(int64(m.byteSize())))
+		kv = append(kv, "total_size", PropertyInt(received+int64(m.byteSize())))
 	}
 	if h.accessLog {
 		// StreamInfo::requestComplete is set before the access log runs
@@ -290,39 +330,84 @@ func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
 	return mapNode(kv...)
 }
 
-// responseNode is Envoy's ResponseWrapper.
+// responseNode is Envoy's ResponseWrapper (ResponseLookupValues): the
+// code and its details once there is a response, the maps Envoy can reach
+// (empty otherwise), and the sizes, which exist from the start.
 func (vm *VM) responseNode(h *httpStream) *propNode {
-	if h.respHeaders == nil {
-		return nil
-	}
 	var kv []any
-	var headerBytes, trailerBytes int64 // Envoy counts the maps it can reach
-	status, _ := h.respHeaders.get([]byte(":status"))
-	if code, err := strconv.ParseInt(status, 10, 64); err == nil {
-		kv = append(kv, "code", PropertyInt(code))
-	}
-	details := "via_upstream"
-	if h.localReply != nil {
-		details = h.localReply.Details
-	}
-	kv = append(kv, "code_details", details, "flags", PropertyInt(0))
+	var headers, trailers *headerMap
 	if h.respHeadersOn || h.accessLog {
-		kv = append(kv, "headers", headersNode(h.respHeaders))
-		headerBytes = int64(h.respHeaders.byteSize())
-		if gs, ok := h.respHeaders.get([]byte("grpc-status")); ok {
-			if v, err := strconv.ParseInt(gs, 10, 64); err == nil {
-				kv = append(kv, "grpc_status", PropertyInt(v))
+		headers = h.respHeaders
+	}
+	if h.respTrailersOn || h.accessLog {
+		trailers = h.respTrailers
+	}
+	code := int64(-1)
+	if h.respHeaders != nil {
+		status, _ := h.respHeaders.get([]byte(":status"))
+		if c, err := strconv.ParseInt(status, 10, 64); err == nil {
+			code = c
+			kv = append(kv, "code", PropertyInt(code))
+		}
+		details := "via_upstream"
+		if h.localReply != nil {
+			details = h.localReply.Details
+		}
+		kv = append(kv, "code_details", details)
+	}
+	kv = append(kv, "flags", PropertyInt(0), "headers", headersNode(headers), "trailers", headersNode(trailers))
+	// grpc_status: Grpc::Common::getGrpcStatus looks in the trailers,
+	// then the headers, then maps the HTTP status.
+	grpcStatus, found := int64(-1), false
+	for _, m := range []*headerMap{trailers, headers} {
+		if m == nil {
+			continue
+		}
+		if gs, ok := m.get([]byte("grpc-status")); ok {
+			// A value that is not a known status reads as Unknown
+			// (Grpc::Common::getGrpcStatus without user-defined codes).
+			found, grpcStatus = true, 2
+			if v, err := strconv.ParseUint(gs, 10, 32); err == nil && v <= 16 {
+				grpcStatus = int64(v)
 			}
+			break
 		}
 	}
-	if (h.respTrailersOn || h.accessLog) && h.respTrailers != nil {
-		kv = append(kv, "trailers", headersNode(h.respTrailers))
-		trailerBytes = int64(h.respTrailers.byteSize())
+	if !found && code >= 0 {
+		grpcStatus = httpToGrpcStatus(code)
 	}
+	if grpcStatus >= 0 {
+		kv = append(kv, "grpc_status", PropertyInt(grpcStatus))
+	}
+	// Envoy's StreamInfo::bytesSent: the body sent so far.
 	size := int64(len(h.forwardedRespBody))
-	kv = append(kv, "size", PropertyInt(size), "headers_bytes", PropertyInt(headerBytes),
-		"total_size", PropertyInt(size+headerBytes+trailerBytes))
+	total := size
+	if headers != nil {
+		total += int64(headers.byteSize())
+	}
+	if trailers != nil {
+		total += int64(trailers.byteSize())
+	}
+	kv = append(kv, "size", PropertyInt(size), "total_size", PropertyInt(total))
 	return mapNode(kv...)
+}
+
+// httpToGrpcStatus is Envoy's Grpc::Utility::httpToGrpcStatus, the gRPC
+// status a response without grpc-status stands for.
+func httpToGrpcStatus(code int64) int64 {
+	switch code {
+	case 400:
+		return 13 // Internal
+	case 401:
+		return 16 // Unauthenticated
+	case 403:
+		return 7 // PermissionDenied
+	case 404:
+		return 12 // Unimplemented
+	case 429, 502, 503, 504:
+		return 14 // Unavailable
+	}
+	return 2 // Unknown
 }
 
 // StreamInfo is what Envoy's StreamInfo knows about a stream that the

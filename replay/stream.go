@@ -137,21 +137,20 @@ type bodyBuffer struct {
 	mutable bool
 }
 
-// copyFrom is Envoy's Buffer::copyFrom for a mutable buffer: replace all
-// (start 0, length >= size), prepend (start 0, length 0) or append (start >=
-// size); anything else is BadArgument.
+// copyFrom is Envoy's Buffer::copyFrom for a mutable buffer
+// (source/extensions/common/wasm/context.cc): start 0 drains length bytes
+// from the front (all of them when length is larger) and prepends data, so
+// (0, 0) prepends, (0, n) replaces the first n bytes and (0, size) the
+// whole buffer; start >= size appends; any other start is BadArgument.
 func (b *bodyBuffer) copyFrom(start, length uint64, data []byte) abi.Status {
 	if !b.mutable {
 		return abi.BadArgument
 	}
 	size := uint64(len(b.data))
 	switch {
-	case start == 0 && length == 0:
-		b.data = append(append([]byte(nil), data...), b.data...)
-	case start == 0 && length >= size:
-		b.data = append(b.data[:0], data...)
 	case start == 0:
-		return abi.BadArgument
+		rest := b.data[min(length, size):]
+		b.data = append(append(make([]byte, 0, len(data)+len(rest)), data...), rest...)
 	case start >= size:
 		b.data = append(b.data, data...)
 	default:

@@ -183,7 +183,7 @@ type VM struct {
 
 	activeStream  *Stream // the stream whose event is being processed
 	nextCallID    [3]uint32
-	grpcOpen      map[uint32]bool
+	grpcOpen      map[uint32]grpcClosed // Envoy's grpc_call_request_ and grpc_stream_
 	rootCalls     []CallRecord
 	rootGrpcCalls []CallRecord
 
@@ -240,7 +240,7 @@ func (m *Module) NewVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 		calls:    cfg.Calls,
 		metrics:  newMetrics(),
 		sink:     cfg.Sink,
-		grpcOpen: map[uint32]bool{},
+		grpcOpen: map[uint32]grpcClosed{},
 	}
 	if vm.clock == nil {
 		vm.clock = NewClock(time.Unix(0, 0).UTC(), time.Millisecond)

@@ -176,6 +176,11 @@ func TestClassifyVMFailure(t *testing.T) {
 		{"gRPC config for type.googleapis.com/envoy.api.v2.Listener rejected: Error adding/updating listener(s) in-8080: Failed to load WASM code (fetching) from http://store.local/a.wasm", ReasonFetchFailed, "sha256"},
 		{"Failed to load WASM module due to a missing import: __wbindgen_placeholder__.__wbindgen_object_drop_ref", ReasonMissingImport, "cargo tree -i wasm-bindgen"},
 		{"Failed to load Wasm module due to a missing import: wbg.__wbg_now_a1b2", ReasonMissingImport, "wasm-bindgen's glue"},
+		// The Istio agent fetches remote modules itself; Go's multi-error
+		// list puts the cause on the next line.
+		{"error in applying failopen rbac config: cannot fetch Wasm module oci://r.example/f:1: manifest unknown", ReasonFetchFailed, "image pull secret"},
+		{"* cannot fetch Wasm module http://h.example/f.wasm: wasm module download failed after 5 attempts", ReasonFetchFailed, "sha256"},
+		{"convert the wasm config: 1 error occurred:\n\t* cannot fetch Wasm module oci://r.example/f:2: unauthorized\n", ReasonFetchFailed, "sha256"},
 		// Envoy logs it whatever the failure policy.
 		{"Plugin rate-limiter failed to load", ReasonPluginFailClosed, "Under failure_policy FAIL_CLOSED, the default"},
 	}
@@ -185,7 +190,10 @@ func TestClassifyVMFailure(t *testing.T) {
 			t.Errorf("%q:\n got %v %q hint %q\nwant %q with %q", tt.msg, ok, f.Reason, f.Hint, tt.reason, tt.hintHas)
 		}
 	}
-	for _, no := range []string{"wasm log: Failed to load Wasm code", "loading plugin", "Plugin x loaded"} {
+	if f, _ := ClassifyVMFailure("convert the wasm config: 1 error occurred:\n\t* cannot fetch Wasm module oci://r.example/f:2: unauthorized"); f.Message != "convert the wasm config: 1 error occurred: cannot fetch Wasm module oci://r.example/f:2: unauthorized" {
+		t.Errorf("multi-error message %q", f.Message)
+	}
+	for _, no := range []string{"wasm log: Failed to load Wasm code", "loading plugin", "Plugin x loaded", "convert the wasm config: 1 error occurred:\n\t* invalid plugin config", "cannot fetch Wasm module"} {
 		if f, ok := ClassifyVMFailure(no); ok {
 			t.Errorf("%q classified as %s", no, f.Reason)
 		}

@@ -251,7 +251,7 @@ func (d *Decoder) decode(r *Record) ([]Event, error) {
 		d.crash(r, crash)
 		return d.out, nil
 	}
-	if f, ok := ClassifyVMFailure(string(msg)); ok {
+	if f, ok := ClassifyVMFailure(string(msg)); ok && !proseStreamFailure(r, f, msg) {
 		d.vmFailure(r, f)
 		return d.out, nil
 	}
@@ -270,6 +270,19 @@ func (d *Decoder) decode(r *Record) ([]Event, error) {
 	d.emit(e)
 	d.sum.Other++
 	return d.out, nil
+}
+
+// proseStreamFailure reports whether a stream failure found in a line
+// with no log framing is a person's sentence about wasm_fail_stream ("the
+// thread keeps showing the "wasm_fail_stream" error") rather than an
+// access log line, which names the request ("GET /p HTTP/1.1" … 503) or is
+// a JSON object ("response_code_details":"wasm_fail_stream").
+func proseStreamFailure(r *Record, f VMFailure, msg []byte) bool {
+	if f.Reason != ReasonStreamFailed || r.Framing != FramingNone {
+		return false
+	}
+	t := bytes.TrimSpace(msg)
+	return !bytes.Contains(t, []byte(" HTTP/")) && !bytes.HasPrefix(t, []byte("{")) && !bytes.HasPrefix(t, []byte("["))
 }
 
 // quotedMessage finds a host's message quoted whole inside a line a

@@ -189,6 +189,11 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 			if p.parseEnvoy(b, l, &p.times) {
 				return true
 			}
+			if isAccessLogStart(b) {
+				// Envoy's default access log format, not its log.
+				*l = line{origin: origin, msg: b}
+				return false
+			}
 			*l = line{origin: origin, msg: b, bad: "malformed Envoy log prefix"}
 			return false
 		}
@@ -241,7 +246,9 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 		if p.parseJSON(b, l) {
 			return true
 		}
-		if len(b) > 1 && b[1] == '"' {
+		if len(b) > 1 && b[1] == '"' && !json.Valid(bytes.TrimRight(b, " \t")) {
+			// A valid object that is no log line (a JSON access log
+			// entry, a line of a pasted config) is not malformed.
 			*l = line{origin: origin, msg: b, bad: "malformed JSON log line"}
 		}
 		return false
@@ -249,6 +256,14 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 		return parseIntegration(b, l)
 	}
 	return false
+}
+
+// isAccessLogStart reports whether a line starting with "[2…" is an entry
+// of Envoy's default access log format ("[2024-05-01T10:00:00.000Z] "GET
+// /p HTTP/1.1" 503 …"): a bracketed start time, then the quoted request.
+func isAccessLogStart(b []byte) bool {
+	i := bytes.IndexByte(b, ']')
+	return i > 0 && i < 40 && len(b) > i+2 && b[i+1] == ' ' && b[i+2] == '"'
 }
 
 // stripPrefix removes one prefix the world adds to every line and returns

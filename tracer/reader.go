@@ -398,7 +398,7 @@ func (rd *Reader) addLine(b []byte) *Record {
 		// (wasmdbg replay prints a summary right after the block).
 		cur = nil
 	}
-	if cur != nil && !cur.call && !cur.closed && !startsTrapReport(trimmed) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
+	if cur != nil && !cur.call && !cur.closed && !startsTrapReport(trimmed) && !isBareWasmLog(msg) && !isAccessLogStart(msg) && (cur.Framing != FramingNone || continuesUnframed(cur, msg)) {
 		rd.appendCont(cur, msg)
 		return nil
 	}
@@ -479,6 +479,13 @@ func continuesUnframed(cur *Record, msg []byte) bool {
 		return true
 	}
 	return bytes.HasPrefix(msg, []byte("wasm stack trace:")) || bytes.HasPrefix(msg, []byte("Caused by:"))
+}
+
+// isBareWasmLog reports whether an unframed line is a plugin log line
+// whose Envoy header was cut off in the paste ("wasm log ns.p: …"): it
+// starts a record of its own instead of continuing the one before.
+func isBareWasmLog(msg []byte) bool {
+	return len(msg) > 9 && bytes.HasPrefix(msg, []byte("wasm log")) && (msg[8] == ' ' || msg[8] == ':')
 }
 
 // startRecord begins a new record from the parsed line, closing the open one.

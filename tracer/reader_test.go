@@ -241,6 +241,23 @@ func TestReaderMultiLine(t *testing.T) {
 			"8-8|wasm log: next",
 		},
 	}, {
+		name: "plugin log line pasted without its Envoy header",
+		in: "[2025-02-01 10:00:00.001][7][error][wasm] wasm log ns.meter: runtime: out of memory: cannot allocate\n" +
+			"wasm log ns.meter: 65536 -byte block ( 8192 in use)\nsome words after\n",
+		want: []string{
+			"1-1|wasm log ns.meter: runtime: out of memory: cannot allocate",
+			"2-2|wasm log ns.meter: 65536 -byte block ( 8192 in use)",
+			"3-3|some words after",
+		},
+	}, {
+		name: "access log entry after an Envoy line",
+		in: "[2025-02-01 10:00:00.001][7][info][wasm] wasm log ns.meter: ok\n" +
+			"[2025-02-01T10:00:01.000Z] \"GET /a HTTP/1.1\" 503 - wasm_fail_stream - \"-\" 0 0 1 -\n",
+		want: []string{
+			"1-1|wasm log ns.meter: ok",
+			"2-2|[2025-02-01T10:00:01.000Z] \"GET /a HTTP/1.1\" 503 - wasm_fail_stream - \"-\" 0 0 1 -",
+		},
+	}, {
 		name: "backtrace after another worker's lines",
 		in: "[2022-03-07 10:43:04.332][902][error][wasm] Function: proxy_on_response_headers failed: Uncaught RuntimeError: unreachable\n" +
 			"[2022-03-07 10:43:04.332][905][trace][wasm] [host->vm] proxy_on_context_create(3, 1)\n" +

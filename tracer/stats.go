@@ -113,7 +113,7 @@ func (s *Stats) Add(r *Record) {
 		s.trap(r, msg)
 	default:
 		if bytes.Contains(msg, []byte("asm")) {
-			if _, ok := ClassifyVMFailure(string(msg)); ok {
+			if f, ok := ClassifyVMFailure(string(msg)); ok && !proseStreamFailure(r, f, msg) {
 				s.VMFailures++
 			}
 		}

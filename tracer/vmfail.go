@@ -80,6 +80,10 @@ var vmFailurePatterns = []struct {
 	{"Failed to configure Wasm code", ReasonConfigureFailed, false},
 	// "(in progress)", "(cached)": a remote fetch that failed now or before.
 	{"createWasm: failed to load ", ReasonFetchFailed, false},
+	// The Istio agent (and Higress's) fetches remote modules itself:
+	// "cannot fetch Wasm module oci://…: …", also inside "error in
+	// applying failopen rbac config: …" and a multi-error list.
+	{"cannot fetch Wasm module ", ReasonFetchFailed, true},
 	{"error in converting the wasm config to local", ReasonFetchFailed, true},
 	{"Attempted call to restricted proxy-wasm capability: ", ReasonRestrictedCallback, false},
 	{"Attempted call to restricted WASI capability: ", ReasonRestrictedCallback, false},
@@ -97,6 +101,8 @@ var vmFailurePatterns = []struct {
 func ClassifyVMFailure(msg string) (VMFailure, bool) {
 	first, _, _ := strings.Cut(msg, "\n")
 	text := strings.TrimSpace(first)
+	// A bullet of a Markdown list or of a Go multi-error list.
+	text = strings.TrimPrefix(text, "* ")
 	if len(text) > 15 && strings.EqualFold(text[:15], "Wasm VM failed ") {
 		text = text[15:]
 	}
@@ -119,7 +125,39 @@ func ClassifyVMFailure(msg string) (VMFailure, bool) {
 		f.explain("")
 		return f, true
 	}
+	if rest, ok := multiErrorCauses(msg, text); ok {
+		// Go's multi-error list ("convert the wasm config: 1 error
+		// occurred:" then "\t* cannot fetch Wasm module …"): the first
+		// cause that is a VM failure explains the whole record.
+		for _, cause := range rest {
+			if f, ok := ClassifyVMFailure(cause); ok {
+				f.Message = text + " " + f.Message
+				return f, true
+			}
+		}
+	}
 	return VMFailure{}, false
+}
+
+// multiErrorCauses returns the "* cause" lines after a first line ending
+// in "N error(s) occurred:" (hashicorp/go-multierror, which the Istio
+// agent uses), without their bullets.
+func multiErrorCauses(msg, first string) ([]string, bool) {
+	if !strings.HasSuffix(first, " occurred:") || !strings.Contains(first, " error") {
+		return nil, false
+	}
+	_, rest, ok := strings.Cut(msg, "\n")
+	if !ok {
+		return nil, false
+	}
+	var causes []string
+	for _, ln := range strings.Split(rest, "\n") {
+		ln = strings.TrimSpace(ln)
+		if c, ok := strings.CutPrefix(ln, "* "); ok {
+			causes = append(causes, c)
+		}
+	}
+	return causes, len(causes) > 0
 }
 
 // indexFold is strings.Index ignoring ASCII case; sub is not empty.

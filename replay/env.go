@@ -307,7 +307,7 @@ func (vm *VM) proxyCloseStream(s []uint64) uint32 {
 
 func (vm *VM) proxySetEffectiveContext(s []uint64) uint32 {
 	id := arg32(s, 0)
-	if vm.contexts[id] == nil {
+	if vm.context(id) == nil {
 		return status(abi.BadArgument)
 	}
 	vm.effective = id
@@ -563,15 +563,26 @@ func (vm *VM) proxyAddHeaderMapValue(s []uint64) uint32 {
 	if !validMap(t) {
 		return status(abi.BadArgument)
 	}
-	key, value, ok := vm.readKeyValue(s)
-	if !ok {
+	k, ok1 := vm.read(arg32(s, 1), arg32(s, 2))
+	v, ok2 := vm.read(arg32(s, 3), arg32(s, 4))
+	if !ok1 || !ok2 {
 		return status(abi.InvalidMemoryAccess)
 	}
 	m := vm.mutableMap(vm.contextOrEffective(), abi.MapType(t))
 	if m == nil {
 		return status(abi.BadArgument)
 	}
-	m.add(key, value)
+	m.own()
+	// A map that is reused (the next request's) still holds, past its
+	// end, what was added to it last time: the same header again takes
+	// those strings, without copying or interning.
+	if n := len(m.h); n < cap(m.h) {
+		if prev := m.h[: n+1 : n+1][n]; equalFoldASCII(prev.Name, k) && prev.Value == string(v) {
+			m.h = m.h[:n+1]
+			return status(abi.Ok)
+		}
+	}
+	m.add(vm.intern(k), vm.intern(v))
 	return status(abi.Ok)
 }
 

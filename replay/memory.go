@@ -41,6 +41,20 @@ func (vm *VM) setU64(ptr uint32, v uint64) bool {
 // allocator allow-list in force (cpp-host WasmBase::allocMemory) and returns
 // the guest address of size writable bytes, or false.
 func (vm *VM) allocMemory(size uint32) (uint32, bool) {
+	addr, ok := vm.malloc(size)
+	if !ok {
+		return 0, false
+	}
+	if _, ok := vm.read(addr, size); !ok {
+		return 0, false
+	}
+	return addr, true
+}
+
+// malloc is allocMemory without the check that the allocation lies in
+// memory, for callers that write it at once (a write out of bounds fails
+// the same way).
+func (vm *VM) malloc(size uint32) (uint32, bool) {
 	cb := vm.cbs.malloc
 	if cb == nil || vm.failed {
 		return 0, false
@@ -54,11 +68,7 @@ func (vm *VM) allocMemory(size uint32) (uint32, bool) {
 	if !ok || uint32(r) == 0 {
 		return 0, false
 	}
-	addr := uint32(r)
-	if _, ok := vm.read(addr, size); !ok {
-		return 0, false
-	}
-	return addr, true
+	return uint32(r), true
 }
 
 // copyToPointerSize copies data into a fresh guest allocation and writes
@@ -70,11 +80,11 @@ func (vm *VM) copyToPointerSize(data []byte, ptrPtr, sizePtr uint32) bool {
 		if uint64(len(data)) > 0xffffffff {
 			return false
 		}
-		a, ok := vm.allocMemory(uint32(len(data)))
+		a, ok := vm.malloc(uint32(len(data)))
 		if !ok {
 			return false
 		}
-		if !vm.mem.Write(a, data) {
+		if vm.mem == nil || !vm.mem.Write(a, data) {
 			return false
 		}
 		addr = a
@@ -86,11 +96,11 @@ func (vm *VM) copyToPointerSize(data []byte, ptrPtr, sizePtr uint32) bool {
 func (vm *VM) copyStringToPointerSize(s string, ptrPtr, sizePtr uint32) bool {
 	var addr uint32
 	if len(s) > 0 {
-		a, ok := vm.allocMemory(uint32(len(s)))
+		a, ok := vm.malloc(uint32(len(s)))
 		if !ok {
 			return false
 		}
-		if !vm.mem.WriteString(a, s) {
+		if vm.mem == nil || !vm.mem.WriteString(a, s) {
 			return false
 		}
 		addr = a

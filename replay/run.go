@@ -149,6 +149,9 @@ func (r *runner) runStream(i int, cs *CaptureStream) (*Stream, error) {
 	if t := r.ro.Timing; t != nil {
 		t.endStream()
 	}
+	if !r.dropping() {
+		st.finishRecord()
+	}
 	r.afterStream(cs, st, verdict)
 	r.checkExpectations(cs, st)
 	if r.dropping() {
@@ -302,7 +305,7 @@ func (vm *VM) onTick() {
 }
 
 func (vm *VM) queueReady(context, token uint32) {
-	c := vm.contexts[context]
+	c := vm.context(context)
 	if c == nil || vm.failed || vm.cbs.queueReady == nil {
 		return
 	}
@@ -400,11 +403,15 @@ func (r *runner) callFilter(c *hostContext, st *Stream, cb *callback, kind abi.R
 		}
 	}
 	if !vm.failed {
-		rec := CallbackRecord{Callback: cb.name, Return: uint32(raw), Action: resultMeaning(kind, action)}
-		if raw != uint64(action) {
-			rec.Returned = resultMeaning(kind, uint32(raw))
+		if m := st.mem; m != nil { // texts made when the record is kept (finishRecord)
+			m.raw = append(m.raw, rawCallback{name: cb.name, kind: kind, raw: uint32(raw), action: action})
+		} else {
+			rec := CallbackRecord{Callback: cb.name, Return: uint32(raw), Action: resultMeaning(kind, action)}
+			if raw != uint64(action) {
+				rec.Returned = resultMeaning(kind, uint32(raw))
+			}
+			st.Callbacks = append(st.Callbacks, rec)
 		}
-		st.Callbacks = append(st.Callbacks, rec)
 	}
 	if vm.failed {
 		st.Trapped = vm.crash != nil

@@ -20,7 +20,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	st := &mem.stream // zeroed
 	st.Index, st.ID, st.Kind = idx, cs.ID, "http"
 	st.Method, st.Path = pseudoHeader(reqHeaders, ":method"), pseudoHeader(reqHeaders, ":path")
-	st.Callbacks, st.mem = mem.callbacks[:0], mem
+	st.mem, mem.raw = mem, mem.rawBuf[:0]
 	st.info = r.fillStreamInfo(&mem.info, cs, idx)
 	var resp *HTTPMessage // asked for when the request reaches the upstream (r.response)
 	if vm.failed && vm.rootCtx == nil || vm.failed && r.failOpen() {
@@ -109,7 +109,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		if h.reqTrailers != nil {
 			st.UpstreamRequest.Trailers = h.reqTrailers.h
 		}
-		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(reqHeaders, h.reqHeaders.h, mem.reqDiff[:0])
+		mem.reqBefore, mem.reqAfter, mem.diffReq = reqHeaders, h.reqHeaders.h, true
 		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
 		resp = r.response(cs, st, st.UpstreamRequest)
 		r.encode(c, st, h, r.lowerHeaders(1, resp.Headers), resp.Body, lowerAll(resp.Trailers))
@@ -153,6 +153,51 @@ type httpAlloc struct {
 	// the storage of the header diffs: added entries from the front,
 	// removed ones after them.
 	reqDiff, respDiff [4]Header
+
+	// What finishRecord makes the stream's record of, when the record is
+	// kept: the callbacks as they returned, and the header lists before
+	// and after the plugin (the maps are not written after that point).
+	raw                   []rawCallback
+	rawBuf                [6]rawCallback
+	diffReq, diffResp     bool
+	reqBefore, reqAfter   []Header
+	respBefore, respAfter []Header
+}
+
+// rawCallback is a CallbackRecord before its texts are made.
+type rawCallback struct {
+	name        string
+	kind        abi.Result
+	raw, action uint32
+}
+
+// finishRecord completes the record of an HTTP stream that is kept (a
+// dropped one, in the quiet passes of Repeat, skips the work): its
+// callbacks' texts and the header diffs.
+func (st *Stream) finishRecord() {
+	mem := st.mem
+	if mem == nil {
+		return
+	}
+	st.Callbacks = mem.callbacks[:0]
+	if len(mem.raw) > 0 {
+		for _, c := range mem.raw {
+			rec := CallbackRecord{Callback: c.name, Return: c.raw, Action: resultMeaning(c.kind, c.action)}
+			if c.raw != c.action {
+				rec.Returned = resultMeaning(c.kind, c.raw)
+			}
+			st.Callbacks = append(st.Callbacks, rec)
+		}
+		mem.raw = mem.raw[:0]
+	}
+	if mem.diffReq {
+		st.RequestHeadersAdded, st.RequestHeadersRemoved = diffHeaders(mem.reqBefore, mem.reqAfter, mem.reqDiff[:0])
+		mem.diffReq = false
+	}
+	if mem.diffResp {
+		st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(mem.respBefore, mem.respAfter, mem.respDiff[:0])
+		mem.diffResp = false
+	}
 }
 
 // alloc returns the allocation the stream lives in.
@@ -354,7 +399,8 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	if h.respTrailers != nil {
 		st.Response.Trailers = h.respTrailers.h
 	}
-	st.ResponseHeadersAdded, st.ResponseHeadersRemoved = diffHeaders(original, h.respHeaders.h, h.alloc().respDiff[:0])
+	mem := h.alloc()
+	mem.respBefore, mem.respAfter, mem.diffResp = original, h.respHeaders.h, true
 	st.ResponseBodyChanged = string(joinChunks(body)) != st.Response.Body
 }
 

@@ -136,7 +136,12 @@ type VM struct {
 	deadline    time.Time
 	hasDeadline bool
 
+	// contexts are the live contexts by id, in two places: the most
+	// recent stream context in slot (a request's context is created and
+	// destroyed without touching the map), the others in contexts. Look
+	// them up with context(id).
 	contexts      map[uint32]*hostContext
+	slot          *hostContext
 	nextContextID uint32
 	idsWrapped    bool // nextContextID went past 2^32-1: ids may be in use
 	vmCtx         *hostContext
@@ -489,7 +494,7 @@ func (vm *VM) newContext(kind ctxKind, parent uint32) *hostContext {
 func (vm *VM) newContextIn(c *hostContext, kind ctxKind, parent uint32) *hostContext {
 	id := vm.nextContextID
 	// Ids at or past nextContextID are free until the counter wraps.
-	for id == 0 || vm.idsWrapped && vm.contexts[id] != nil {
+	for id == 0 || vm.idsWrapped && vm.context(id) != nil {
 		id++
 	}
 	vm.nextContextID = id + 1
@@ -501,17 +506,31 @@ func (vm *VM) newContextIn(c *hostContext, kind ctxKind, parent uint32) *hostCon
 		c.root = c
 	} else if r := vm.rootCtx; r != nil && r.id == parent {
 		c.root = r
-	} else if p := vm.contexts[parent]; p != nil {
+	} else if p := vm.context(parent); p != nil {
 		c.root = p.root
 	} else {
 		c.root = c
 	}
-	vm.contexts[id] = c
+	if kind != kindRoot && vm.slot == nil {
+		vm.slot = c
+	} else {
+		vm.contexts[id] = c
+	}
 	return c
 }
 
+// context returns the live context with the id, or nil.
+func (vm *VM) context(id uint32) *hostContext {
+	if c := vm.slot; c != nil && c.id == id {
+		return c
+	}
+	return vm.contexts[id]
+}
+
 func (vm *VM) removeContext(c *hostContext) {
-	if c.id != 0 {
+	if c == vm.slot {
+		vm.slot = nil
+	} else if c.id != 0 {
 		delete(vm.contexts, c.id)
 	}
 }
@@ -519,7 +538,7 @@ func (vm *VM) removeContext(c *hostContext) {
 // contextOrEffective is cpp-host's contextOrEffectiveContext().
 func (vm *VM) contextOrEffective() *hostContext {
 	if vm.effective != 0 {
-		if c := vm.contexts[vm.effective]; c != nil {
+		if c := vm.context(vm.effective); c != nil {
 			return c
 		}
 	}

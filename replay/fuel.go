@@ -352,6 +352,7 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	entry := fx.entryChecks(p)
 	out := make([]byte, 0, len(p)+len(p)/4)
 	out = append(out, p[:r.pos]...)
 	fx.m.runs = append(fx.m.runs, fuelRun{at: 0, orig: 0, copied: true})
@@ -398,7 +399,7 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 		flush()
 		insert([]byte{1, 0x7f}, b.pos)
 		check := fx.checkCode(uint32(nlocals))
-		if makesCalls(b) {
+		if entry == nil && makesCalls(b) || entry != nil && entry[i] {
 			insert(check, b.pos)
 		}
 		for b.err == nil && b.pos < len(b.b) {
@@ -444,6 +445,170 @@ func (fx *fuelRewriter) codeSection(p []byte) ([]byte, error) {
 	}
 	fx.m.codeSize = len(out)
 	return out, r.err
+}
+
+// maxUncheckedCalls is how many calls a function's call tree may make,
+// all told, for the function to run without a check at its entry.
+const maxUncheckedCalls = 64
+
+// entryChecks says which defined functions get a check at their entry
+// (nil when a body cannot be read: codeSection reports it). A function
+// needs none when everything it can call is known and bounded: its direct
+// calls go to defined functions, none on a cycle of the call graph, and
+// its call tree, counted down to the functions that have their own entry
+// check, makes at most maxUncheckedCalls calls (callees get checks of
+// their own until that holds). Such a function runs its straight-line code
+// and that bounded tree (loops have their own checks), so between two
+// checks at most maxUncheckedCalls calls run. A function calling an import
+// (a host function may call the allocator back) or through a table
+// (call_indirect) keeps its check, as does any function on a cycle, so
+// every recursion and every long loop-free tree (2^60 calls) still passes
+// a check at least every maxUncheckedCalls+1 calls.
+func (fx *fuelRewriter) entryChecks(p []byte) []bool {
+	r := &fuelReader{b: p}
+	n := r.u32()
+	type fn struct {
+		calls    []uint32 // defined-function indices called directly, a site each
+		external bool     // calls an import or through a table
+	}
+	fns := make([]fn, 0, min(n, 1<<16))
+	for i := uint32(0); i < n && r.err == nil; i++ {
+		size := r.u32()
+		if r.err != nil || uint64(size) > uint64(len(p)-r.pos) {
+			return nil
+		}
+		b := &fuelReader{b: p[:r.pos+int(size)], pos: r.pos}
+		groups := b.u32()
+		for g := uint32(0); g < groups && b.err == nil; g++ {
+			b.u32()
+			b.valType()
+		}
+		var f fn
+		for b.err == nil && b.pos < len(b.b) {
+			switch op := b.byte(); op {
+			case 0x10, 0x12: // call, return_call
+				idx := b.u32()
+				if idx < fx.importedFuncs || idx-fx.importedFuncs >= n {
+					f.external = true
+				} else {
+					f.calls = append(f.calls, idx-fx.importedFuncs)
+				}
+			case 0x11, 0x13: // call_indirect, return_call_indirect
+				f.external = true
+				b.immediates(op)
+			default:
+				b.immediates(op)
+			}
+		}
+		if b.err != nil {
+			return nil
+		}
+		fns = append(fns, f)
+		r.pos += int(size)
+	}
+	if r.err != nil || uint32(len(fns)) != n {
+		return nil
+	}
+	// Tarjan's strongly connected components, iteratively; a component is
+	// finished after every component it calls, so bounds are known by then.
+	check := make([]bool, n)
+	bound := make([]int, n) // the calls an unchecked function's run makes, down to checked ones
+	index := make([]int32, n)
+	low := make([]int32, n)
+	onStack := make([]bool, n)
+	for i := range index {
+		index[i] = -1
+	}
+	var stack []uint32
+	type frame struct{ f, next uint32 }
+	var next int32
+	for root := uint32(0); root < n; root++ {
+		if index[root] >= 0 {
+			continue
+		}
+		work := []frame{{f: root}}
+		index[root], low[root] = next, next
+		next++
+		stack = append(stack, root)
+		onStack[root] = true
+		for len(work) > 0 {
+			top := &work[len(work)-1]
+			f := top.f
+			if int(top.next) < len(fns[f].calls) {
+				g := fns[f].calls[top.next]
+				top.next++
+				if index[g] < 0 {
+					index[g], low[g] = next, next
+					next++
+					stack = append(stack, g)
+					onStack[g] = true
+					work = append(work, frame{f: g})
+				} else if onStack[g] && index[g] < low[f] {
+					low[f] = index[g]
+				}
+				continue
+			}
+			work = work[:len(work)-1]
+			if len(work) > 0 {
+				if p := work[len(work)-1].f; low[f] < low[p] {
+					low[p] = low[f]
+				}
+			}
+			if low[f] != index[f] {
+				continue
+			}
+			// f roots a component: pop it.
+			k := len(stack) - 1
+			for stack[k] != f {
+				k--
+			}
+			comp := stack[k:]
+			stack = stack[:k]
+			for _, g := range comp {
+				onStack[g] = false
+			}
+			cyclic := len(comp) > 1
+			for _, g := range fns[f].calls {
+				cyclic = cyclic || g == f
+			}
+			for _, g := range comp {
+				// The calls g's run makes between two checks: a call each,
+				// and the bounded trees of the callees without their own
+				// check. Over the limit, the callees with the largest
+				// trees get a check, until the rest fits.
+				total := 0
+				for _, h := range fns[g].calls {
+					total++
+					if !check[h] {
+						total += bound[h]
+					}
+				}
+				for total > maxUncheckedCalls {
+					big := -1
+					for _, h := range fns[g].calls {
+						if !check[h] && bound[h] > 0 && (big < 0 || bound[h] > bound[big]) {
+							big = int(h)
+						}
+					}
+					if big < 0 {
+						break
+					}
+					for _, h := range fns[g].calls {
+						if int(h) == big {
+							total -= bound[h]
+						}
+					}
+					check[big] = true
+				}
+				if cyclic || fns[g].external || total > maxUncheckedCalls {
+					check[g] = true // its callers count the call only
+				} else {
+					bound[g] = total
+				}
+			}
+		}
+	}
+	return check
 }
 
 // makesCalls reports whether the instructions from r's position call a

@@ -184,8 +184,9 @@ func TestFuelRewrite(t *testing.T) {
 				if fmt.Sprint(got) != fmt.Sprint(want) {
 					t.Errorf("%s: %v instrumented, %v without", c, got, want)
 				}
-				// A function without loops or calls has no check.
-				if leaf := name == "immediates"; leaf != (checks == before) {
+				// A function without loops whose calls are bounded (none,
+				// or a leaf once) has no check.
+				if leaf := name == "immediates" || name == "started"; leaf != (checks == before) {
 					t.Errorf("%s: %d fuel checks", c, checks-before)
 				}
 				if i > 0 && name == "fan" && checks-before < 1<<(args[0]+1)-1 {
@@ -218,6 +219,51 @@ func TestFuelStopsLoopsAndFans(t *testing.T) {
 		if !errors.Is(err, errStop) {
 			t.Errorf("%s: %v, want the check's trap", c.name, err)
 		}
+	}
+}
+
+// TestFuelDag: a call tree without loops or recursion (dag.wat: each of
+// 40 levels calls the next twice) is stopped too, though its lowest
+// levels, whose subtrees make at most maxUncheckedCalls calls, have no
+// entry check; and its checks come at least once every
+// maxUncheckedCalls+1 calls.
+func TestFuelDag(t *testing.T) {
+	wasm := readFile(t, "testdata/wat/dag.wasm")
+	out, _ := instrumentFile(t, wasm)
+	errStop := errors.New("stop")
+	checks := 0
+	mod := fuelRuntime(t, out, func() uint32 {
+		if checks++; checks == 100 {
+			panic(errStop)
+		}
+		return 1 // a check at every step
+	})
+	plain := fuelRuntime(t, wasm, nil)
+	ctx := context.Background()
+	// 2^40 calls: stopped (which uses up the fuel the module starts with).
+	if _, err := mod.ExportedFunction("dag").Call(ctx); !errors.Is(err, errStop) {
+		t.Errorf("dag: %v, want the check's trap", err)
+	}
+	// 2^11-1 calls below $d30 (dag10): the same result, and enough checks,
+	// on an instance whose start-up fuel is used up first.
+	mod = fuelRuntime(t, out, func() uint32 { checks++; return 1 })
+	want, err := plain.ExportedFunction("dag10").Call(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for checks = 0; checks == 0; {
+		mod.ExportedFunction("dag10").Call(ctx)
+	}
+	checks = 0
+	got, err := mod.ExportedFunction("dag10").Call(ctx)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("dag10: %v %v instrumented, %v without", got, err, want)
+	}
+	if calls := 1<<11 - 1; checks < calls/(maxUncheckedCalls+1) {
+		t.Errorf("dag10: %d checks for %d calls, want one at least every %d", checks, calls, maxUncheckedCalls+1)
+	}
+	if checks >= 1<<11-1 {
+		t.Errorf("dag10: %d checks, one a call: the bounded subtrees should have none", checks)
 	}
 }
 

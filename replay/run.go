@@ -207,7 +207,10 @@ type runner struct {
 	discard bool
 	spare   *httpAlloc
 	// lowered: see lowerHeaders.
-	lowered [2]struct{ src, out []Header }
+	lowered [2]struct {
+		src, out     []Header
+		method, path string
+	}
 
 	policy policyState
 }

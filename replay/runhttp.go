@@ -19,7 +19,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	reqHeaders := r.lowerHeaders(0, req.Headers)
 	st := &mem.stream // zeroed
 	st.Index, st.ID, st.Kind = idx, cs.ID, "http"
-	st.Method, st.Path = pseudoHeader(reqHeaders, ":method"), pseudoHeader(reqHeaders, ":path")
+	st.Method, st.Path = r.lowered[0].method, r.lowered[0].path
 	st.mem, mem.raw = mem, mem.rawBuf[:0]
 	st.info = r.fillStreamInfo(&mem.info, cs, idx)
 	var resp *HTTPMessage // asked for when the request reaches the upstream (r.response)
@@ -44,7 +44,6 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	c.http = h
 	st.ContextID = c.id
 	vm.activeStream = st
-	defer func() { vm.activeStream = nil }()
 
 	// decodeHeaders
 	r.onCreate(c)
@@ -135,6 +134,7 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 	if vm.crash != nil && st.Trapped {
 		st.Trapped = true
 	}
+	vm.activeStream = nil
 	return st
 }
 
@@ -449,8 +449,8 @@ func pseudoHeader(hs []Header, name string) string {
 }
 
 // lowerHeaders is lowerAll for the headers of a capture's request (slot
-// 0) or response (slot 1), remembering the last list of each: a replay of
-// many identical requests checks them once. The list is kept (so its
+// 0) or response (slot 1), remembering the last list of each and its
+// :method and :path: a replay of many identical requests checks them once. The list is kept (so its
 // storage cannot be reused for another list at the same address); a
 // capture is not modified while it is replayed.
 func (r *runner) lowerHeaders(slot int, hs []Header) []Header {
@@ -460,6 +460,7 @@ func (r *runner) lowerHeaders(slot int, hs []Header) []Header {
 	}
 	out := lowerAll(hs)
 	c.src, c.out = hs, out
+	c.method, c.path = pseudoHeader(out, ":method"), pseudoHeader(out, ":path")
 	return out
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math/bits"
 	"runtime"
 	"sync"
 )
@@ -146,7 +147,9 @@ func (s *Stats) countBatch(rd *Reader, b *scanBatch) (end bool, err error) {
 			switch {
 			case l.kind == scanCall:
 				s.Records++
-				s.countScanned(buf, l)
+				if !l.plain || !s.countPlain(buf, l) {
+					s.countScanned(buf, l)
+				}
 				continue
 			case l.kind == scanOther && l.next:
 				r := &s.rec
@@ -178,6 +181,117 @@ func (s *Stats) countBatch(rd *Reader, b *scanBatch) (end bool, err error) {
 		return true, b.err
 	}
 	return false, nil
+}
+
+// countPlain counts a call line with plain numbers after its template
+// whose function the template's id already names, as count would; it
+// reports false, having changed nothing, for any other line. The
+// function is named by its entry (a name has one), so a return finds
+// its call by pointer.
+func (s *Stats) countPlain(buf []byte, l *scannedLine) bool {
+	if l.key == 0 {
+		return false
+	}
+	e := &s.byTemplate[l.tmplID%uint64(len(s.byTemplate))]
+	if e.id != l.tmplID && !s.knownTemplate(buf, l) {
+		return false
+	}
+	switch l.dir {
+	case dirHostToVM:
+		cb := e.cb
+		if cb == nil {
+			return false
+		}
+		cb.Count++
+		t := s.threadOf(buf, l)
+		for n := len(t.stack); n > 0 && t.stack[n-1].cb != nil; n = len(t.stack) {
+			t.stack[n-1].cb.Unreturned++
+			t.stack = t.stack[:n-1]
+		}
+		t.push(statOpen{cb: cb, start: l.nanos})
+	case dirHostFromVM:
+		cb := e.cb
+		if cb == nil {
+			return false
+		}
+		t := s.threadOf(buf, l)
+		for i := len(t.stack) - 1; i >= 0; i-- {
+			o := t.stack[i]
+			if o.cb != cb {
+				continue
+			}
+			for j := len(t.stack) - 1; j > i; j-- {
+				if t.stack[j].cb != nil {
+					t.stack[j].cb.Unreturned++
+				}
+			}
+			if l.nanos != 0 && o.start != 0 {
+				cb.lat.add(l.nanos - o.start)
+			}
+			t.stack = t.stack[:i]
+			return true
+		}
+	case dirVMToHost:
+		h := e.h
+		if h == nil {
+			return false
+		}
+		h.Count++
+		s.threadOf(buf, l).push(statOpen{host: h})
+	case dirVMFromHost:
+		h := e.h
+		if h == nil {
+			return false
+		}
+		t := s.threadOf(buf, l)
+		if n := len(t.stack); n > 0 && t.stack[n-1].cb == nil {
+			t.stack = t.stack[:n-1]
+		}
+		if l.zero {
+			return true
+		}
+		if name, isStatus := resultMeaning(h.result, string(l.msg.of(buf)[l.tmplLen:])); isStatus {
+			if h.Failed == nil {
+				h.Failed = map[string]int{}
+			}
+			h.Failed[name]++
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// knownTemplate remembers the function of a scanned line's template by
+// its id when the function has been counted already (a return whose call
+// was counted under another template, another worker's), and reports
+// whether it did. Looking up adds nothing.
+func (s *Stats) knownTemplate(buf []byte, l *scannedLine) bool {
+	name := l.msg.of(buf)[11:l.nameEnd]
+	e := &s.byTemplate[l.tmplID%uint64(len(s.byTemplate))]
+	switch l.dir {
+	case dirHostToVM, dirHostFromVM:
+		if cb, ok := s.Callbacks[string(name)]; ok && cb.Name == string(name) {
+			*e = templateFunc{id: l.tmplID, cb: cb}
+			return true
+		}
+	case dirVMToHost, dirVMFromHost:
+		if h, ok := s.HostCalls[string(name)]; ok && h.Name == string(name) {
+			*e = templateFunc{id: l.tmplID, h: h}
+			return true
+		}
+	}
+	return false
+}
+
+// threadOf is thread for a scanned line with a thread key.
+func (s *Stats) threadOf(buf []byte, l *scannedLine) *statThread {
+	k := l.key
+	e := &s.byKey[(k*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
+	if e.key != k {
+		e.key, e.t = k, s.threadSlow(l.thread.of(buf), nil)
+	}
+	return e.t
 }
 
 // countScanned counts a call line that scanning found, as Add would.
@@ -244,6 +358,13 @@ type scannedLine struct {
 	dir              uint8
 	tmplLen, nameEnd int32
 	tmplID           uint64
+	// plain: the numbers after the template are plain (plainCallRest),
+	// so Stats.countPlain may count the line; zero: they are a return's
+	// "0" or "void". key is the thread's threadKey, nanos the time of a
+	// callback's line (timeCache.parse).
+	plain, zero bool
+	key         uint64
+	nanos       int64
 
 	time, thread, level, logger, caller, msg span
 }
@@ -258,6 +379,14 @@ const (
 
 // directions are the call directions by a number scannedLine can hold.
 var directions = [...]Direction{"", HostToVM, HostFromVM, VMToHost, VMFromHost}
+
+// The directions' numbers.
+const (
+	dirHostToVM = 1 + iota
+	dirHostFromVM
+	dirVMToHost
+	dirVMFromHost
+)
 
 func directionIndex(d Direction) uint8 {
 	for i, x := range directions {
@@ -360,6 +489,7 @@ func (ch *chunker) next(b *scanBatch) {
 // its answers are the Reader's).
 type lineScanner struct {
 	p         lineParser
+	times     timeCache
 	maxRecord int
 	groups    [lineGroups]lineGroup
 	ngroups   int
@@ -384,19 +514,86 @@ type lineGroup struct {
 }
 
 // find returns the template the line after a thread starts with, or nil.
+// The group's key is after's first 16 bytes, so they are not compared
+// again.
 func (grp *lineGroup) find(after []byte) *lineTemplate {
-	slot, tn := templateOf(after[grp.msg:])
+	slot, tn := groupTemplateOf(after[grp.msg:])
 	if tn == 0 {
 		return nil
 	}
 	n := grp.msg + tn
-	if t := &grp.templates[slot&^1]; len(t.text) == n && string(after[:n]) == string(t.text) {
+	if t := &grp.templates[slot&^1]; len(t.text) == n && string(after[16:n]) == string(t.text[16:]) {
 		return t
 	}
-	if t := &grp.templates[slot|1]; len(t.text) == n && string(after[:n]) == string(t.text) {
+	if t := &grp.templates[slot|1]; len(t.text) == n && string(after[16:n]) == string(t.text[16:]) {
 		return t
 	}
 	return nil
+}
+
+// groupTemplateOf is templateOf with a cheaper slot: the name's end is
+// found 8 bytes at a time and the slot mixes the direction marker, the
+// name's length and its first, middle and last 8 bytes. Which slot a
+// template gets changes how fast a line is recognised, never what it is:
+// find compares the whole text. msg is at least 13 bytes when n > 0, and
+// a group's messages start at least 16 bytes after the thread.
+func groupTemplateOf(msg []byte) (slot, n int) {
+	if len(msg) < 13 {
+		return 0, 0
+	}
+	end := min(len(msg), 11+256)
+	var stop byte = ' '
+	tail := len(returnMark)
+	if msg[3] == '-' && msg[1] == 'v' || msg[5] == '-' && msg[1] == 'h' {
+		// A call: the name ends at the first '('.
+		stop, tail = '(', 1
+	}
+	j := bytes.IndexByte(msg[11:end], stop)
+	n = 11 + j + tail
+	if j <= 0 || n >= len(msg) {
+		return 0, 0
+	}
+	name := msg[11 : 11+j]
+	var a, m, z uint64
+	if j >= 8 {
+		a = binary.LittleEndian.Uint64(name)
+		m = binary.LittleEndian.Uint64(name[(j-8)/2:])
+		z = binary.LittleEndian.Uint64(name[j-8:])
+	} else {
+		for i, c := range name {
+			a |= uint64(c) << (8 * i)
+		}
+	}
+	h := binary.LittleEndian.Uint64(msg[1:9]) ^ uint64(j)
+	h ^= a * 0x9e3779b97f4a7c15
+	h ^= bits.RotateLeft64(m*0xc2b2ae3d27d4eb4f, 21)
+	h ^= bits.RotateLeft64(z*0x165667b19e3779f9, 42)
+	h *= 0xff51afd7ed558ccd
+	return int(h >> (64 - 8)), n
+}
+
+// indexByteShort is bytes.IndexByte for the short fields of a line,
+// 8 bytes at a time without a call.
+func indexByteShort(b []byte, c byte) int {
+	rep := uint64(c) * 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := zeroBytes(binary.LittleEndian.Uint64(b[i:]) ^ rep); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// zeroBytes has the high bit set in the lowest zero byte of x, and maybe
+// in bytes above it (a borrow): its lowest set bit is exact.
+func zeroBytes(x uint64) uint64 {
+	return (x - 0x0101010101010101) &^ x & 0x8080808080808080
 }
 
 type lineTemplate struct {
@@ -464,9 +661,22 @@ func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
 		byte(w) != ':' || rest[14] != ':' || rest[25] != '[' {
 		return 0
 	}
+	// The thread: its first ']' or newline, 8 bytes at a time. A thread
+	// id of up to 7 bytes is its key in Stats (threadKey) as well.
 	thEnd := 26
-	for thEnd < len(rest) && rest[thEnd] != ']' && rest[thEnd] != '\n' {
-		thEnd++
+	var key uint64
+	tw := binary.LittleEndian.Uint64(rest[26:])
+	if m := zeroBytes(tw^0x5d5d5d5d5d5d5d5d) | zeroBytes(tw^newlines); m != 0 {
+		i := bits.TrailingZeros64(m) / 8
+		thEnd += i
+		if i > 0 {
+			key = tw&(1<<(8*i)-1) | uint64(i)<<56
+		}
+	} else {
+		thEnd += 8
+		for thEnd < len(rest) && rest[thEnd] != ']' && rest[thEnd] != '\n' {
+			thEnd++
+		}
 	}
 	if thEnd >= len(rest) || rest[thEnd] != ']' {
 		return 0
@@ -500,12 +710,14 @@ func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
 			return 0
 		}
 		at := int32(lo + thEnd + 1) // after, in the buffer
-		b.lines = append(b.lines, scannedLine{
+		sl := scannedLine{
 			raw: span{int32(lo), int32(lo + size)}, kind: scanCall, dir: t.dir, tmplID: t.id,
-			tmplLen: int32(n - m), nameEnd: t.nameEnd,
+			tmplLen: int32(n - m), nameEnd: t.nameEnd, key: key,
 			time: span{int32(lo + 1), int32(lo + 24)}, thread: span{int32(lo + 26), int32(lo + thEnd)},
 			msg: span{at + int32(m), at + int32(e)},
-		})
+		}
+		sc.plain(&sl, after[n:e], rest[1:24])
+		b.lines = append(b.lines, sl)
 		if k := len(b.lines); k > 1 {
 			b.lines[k-2].next = true
 		}
@@ -598,6 +810,22 @@ func (sc *lineScanner) scanEnvoy(buf, b []byte, thEnd int, sl *scannedLine) bool
 	return true
 }
 
+// plain checks the numbers after a call line's template, rest, for
+// Stats.countPlain, and reads a callback's time.
+func (sc *lineScanner) plain(sl *scannedLine, rest, time []byte) {
+	call := sl.dir == dirHostToVM || sl.dir == dirVMToHost
+	if !plainCallRest(rest, call) {
+		return
+	}
+	sl.plain = true
+	if !call {
+		sl.zero = len(rest) == 1 && rest[0] == '0' || string(rest) == "void"
+	}
+	if sl.dir <= dirHostFromVM {
+		sl.nanos, _ = sc.times.parse(time)
+	}
+}
+
 // plainCallRest reports whether rest, what follows a call line's template,
 // is what nearly every line has: numbers of digits separated by ", " and a
 // ')' for a call, one number of digits or "void" for a return. Then
@@ -634,8 +862,8 @@ func plainCallRest(rest []byte, call bool) bool {
 // after is the line after its thread, and its message starts at msg.
 func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	n := callTemplateLen(after[msg:], c)
-	slot, tn := templateOf(after[msg:])
-	if n == 0 || tn != n || len(after) < 16 {
+	slot, tn := groupTemplateOf(after[msg:])
+	if n == 0 || tn != n || len(after) < 16 || msg+n < 16 {
 		return
 	}
 	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])

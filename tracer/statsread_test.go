@@ -154,14 +154,18 @@ func TestReadAllSameAsAdd(t *testing.T) {
 // and the same templates on other framings and threads.
 func templateEdges() []byte {
 	prefixes := []string{
-		"[2024-03-08 08:16:46.%03d][%d][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39] ",
-		"[2024-03-08 08:16:46.%03d][%d][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39]",
-		"[2024-03-08 08:16:46.%03d][%d][debug][wasm] ",
-		"[2024-03-08 08:16:4.%03d][%d][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39] ",
+		"[2024-03-08 08:16:46.%03d][%s][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39] ",
+		"[2024-03-08 08:16:46.%03d][%s][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39]",
+		"[2024-03-08 08:16:46.%03d][%s][debug][wasm] ",
+		"[2024-03-08 08:16:4.%03d][%s][trace][wasm] [source/extensions/common/wasm/wasm_vm.cc:39] ",
 	}
+	// Thread ids that fit a word with their length (7 bytes) and that do
+	// not, an empty one.
+	threads := []string{"20", "21", "22", "1234567", "12345678", "123456789012", ""}
 	calls := []string{
 		"[host->vm] proxy_on_request_headers(", "[vm->host] env.proxy_get_header_map_value(",
 		"[vm->host] env.proxy_add_header_map_value(", "[host->vm] proxy_on_log(", "[vm->host] env.proxy_log(",
+		"[host->vm] f(", "[vm->host] env.x(",
 	}
 	callRests := []string{"2, 14, 1)", "2, 14, 1)  # decoded(\"x\")", "2, 14, 1)   ", "2, 14, 1)\r", "2, 14, 1)\r\r",
 		"2, , 1)", "2,14, 1)", ")", " )", "1, 2", "1, 2)x", "-1, 2)", "1.5, nan)", "1, 2)#x", "18446744073709551615)",
@@ -169,6 +173,7 @@ func templateEdges() []byte {
 	returns := []string{
 		"[host<-vm] proxy_on_request_headers return: ", "[vm<-host] env.proxy_get_header_map_value return: ",
 		"[vm<-host] env.proxy_log return: ", "[host<-vm] proxy_on_log return: ",
+		"[host<-vm] f return: ", "[vm<-host] env.x return: ",
 	}
 	retRests := []string{"0", "1", "void", "2  # BadArgument", "2 ", "x", "1 2", " # 3 4", "", "-1", "0\r", "nan", "12345678901234567890"}
 	rng := rand.New(rand.NewPCG(5, 7))
@@ -178,7 +183,11 @@ func templateEdges() []byte {
 		if rng.IntN(4) > 0 {
 			p = prefixes[0]
 		}
-		head := fmt.Sprintf(p, i%1000, 20+rng.IntN(3))
+		th := threads[rng.IntN(3)]
+		if rng.IntN(8) == 0 {
+			th = threads[rng.IntN(len(threads))]
+		}
+		head := fmt.Sprintf(p, i%1000, th)
 		if rng.IntN(2) == 0 {
 			c := calls[rng.IntN(len(calls))]
 			rest := callRests[0]

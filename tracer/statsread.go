@@ -514,33 +514,17 @@ type lineGroup struct {
 }
 
 // find returns the template the line after a thread starts with, or nil.
-// The group's key is after's first 16 bytes, so they are not compared
-// again.
+// The template's length is templateOf's; its slot mixes the direction
+// marker, the name's length and its first, middle and last 8 bytes (which
+// slot a template gets changes how fast a line is recognised, never what
+// it is: the whole text is compared). The group's key is after's first 16
+// bytes, so they are not compared again.
 func (grp *lineGroup) find(after []byte) *lineTemplate {
-	slot, tn := groupTemplateOf(after[grp.msg:])
-	if tn == 0 {
+	m := grp.msg
+	if len(after) < m+13 {
 		return nil
 	}
-	n := grp.msg + tn
-	if t := &grp.templates[slot&^1]; len(t.text) == n && string(after[16:n]) == string(t.text[16:]) {
-		return t
-	}
-	if t := &grp.templates[slot|1]; len(t.text) == n && string(after[16:n]) == string(t.text[16:]) {
-		return t
-	}
-	return nil
-}
-
-// groupTemplateOf is templateOf with a cheaper slot: the name's end is
-// found 8 bytes at a time and the slot mixes the direction marker, the
-// name's length and its first, middle and last 8 bytes. Which slot a
-// template gets changes how fast a line is recognised, never what it is:
-// find compares the whole text. msg is at least 13 bytes when n > 0, and
-// a group's messages start at least 16 bytes after the thread.
-func groupTemplateOf(msg []byte) (slot, n int) {
-	if len(msg) < 13 {
-		return 0, 0
-	}
+	msg := after[m:]
 	end := min(len(msg), 11+256)
 	var stop byte = ' '
 	tail := len(returnMark)
@@ -549,18 +533,30 @@ func groupTemplateOf(msg []byte) (slot, n int) {
 		stop, tail = '(', 1
 	}
 	j := bytes.IndexByte(msg[11:end], stop)
-	n = 11 + j + tail
-	if j <= 0 || n >= len(msg) {
-		return 0, 0
+	n := m + 11 + j + tail
+	if j <= 0 || n >= len(after) {
+		return nil
 	}
-	name := msg[11 : 11+j]
+	t := &grp.templates[templateSlot(msg, j)]
+	if len(t.text) != n || string(after[16:n]) != string(t.text[16:]) {
+		if t = &grp.templates[templateSlot(msg, j)|1]; len(t.text) != n || string(after[16:n]) != string(t.text[16:]) {
+			return nil
+		}
+	}
+	return t
+}
+
+// templateSlot is the first of the two slots of a template whose function
+// name is msg[11:11+j].
+func templateSlot(msg []byte, j int) int {
 	var a, m, z uint64
 	if j >= 8 {
+		name := msg[11 : 11+j]
 		a = binary.LittleEndian.Uint64(name)
 		m = binary.LittleEndian.Uint64(name[(j-8)/2:])
 		z = binary.LittleEndian.Uint64(name[j-8:])
 	} else {
-		for i, c := range name {
+		for i, c := range msg[11 : 11+j] {
 			a |= uint64(c) << (8 * i)
 		}
 	}
@@ -569,25 +565,7 @@ func groupTemplateOf(msg []byte) (slot, n int) {
 	h ^= bits.RotateLeft64(m*0xc2b2ae3d27d4eb4f, 21)
 	h ^= bits.RotateLeft64(z*0x165667b19e3779f9, 42)
 	h *= 0xff51afd7ed558ccd
-	return int(h >> (64 - 8)), n
-}
-
-// indexByteShort is bytes.IndexByte for the short fields of a line,
-// 8 bytes at a time without a call.
-func indexByteShort(b []byte, c byte) int {
-	rep := uint64(c) * 0x0101010101010101
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if m := zeroBytes(binary.LittleEndian.Uint64(b[i:]) ^ rep); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == c {
-			return i
-		}
-	}
-	return -1
+	return int(h>>(64-8)) &^ 1
 }
 
 // zeroBytes has the high bit set in the lowest zero byte of x, and maybe
@@ -697,9 +675,14 @@ func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
 			continue
 		}
 		n := len(t.text)
-		j := bytes.IndexByte(after[n:], '\n')
-		if j < 0 {
-			return 0
+		call := t.dir == dirHostToVM || t.dir == dirVMToHost
+		// Plain numbers find the newline as they are checked.
+		j := plainTail(after[n:], call)
+		plain := j >= 0
+		if !plain {
+			if j = bytes.IndexByte(after[n:], '\n'); j < 0 {
+				return 0
+			}
 		}
 		// The line is rest[:thEnd+1+n+j], its message after[m:e].
 		size, e := thEnd+1+n+j, n+j
@@ -710,16 +693,30 @@ func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
 			return 0
 		}
 		at := int32(lo + thEnd + 1) // after, in the buffer
-		sl := scannedLine{
-			raw: span{int32(lo), int32(lo + size)}, kind: scanCall, dir: t.dir, tmplID: t.id,
-			tmplLen: int32(n - m), nameEnd: t.nameEnd, key: key,
-			time: span{int32(lo + 1), int32(lo + 24)}, thread: span{int32(lo + 26), int32(lo + thEnd)},
-			msg: span{at + int32(m), at + int32(e)},
+		k := len(b.lines)
+		b.lines = append(b.lines, scannedLine{})
+		sl := &b.lines[k]
+		sl.raw, sl.kind, sl.dir, sl.tmplID = span{int32(lo), int32(lo + size)}, scanCall, t.dir, t.id
+		sl.tmplLen, sl.nameEnd, sl.key = int32(n-m), t.nameEnd, key
+		sl.time, sl.thread = span{int32(lo + 1), int32(lo + 24)}, span{int32(lo + 26), int32(lo + thEnd)}
+		sl.msg = span{at + int32(m), at + int32(e)}
+		if !plain {
+			// Not plain, unless plainCallRest says otherwise.
+			plain = plainCallRest(after[n:e], call)
 		}
-		sc.plain(&sl, after[n:e], rest[1:24])
-		b.lines = append(b.lines, sl)
-		if k := len(b.lines); k > 1 {
-			b.lines[k-2].next = true
+		if plain {
+			sl.plain = true
+			if !call {
+				r := after[n:e]
+				sl.zero = len(r) == 1 && r[0] == '0' || string(r) == "void"
+			}
+			if t.dir <= dirHostFromVM {
+				// A callback's time.
+				sl.nanos, _ = sc.times.parse(rest[1:24])
+			}
+		}
+		if k > 0 {
+			b.lines[k-1].next = true
 		}
 		return lo + size + 1
 	}
@@ -810,20 +807,43 @@ func (sc *lineScanner) scanEnvoy(buf, b []byte, thEnd int, sl *scannedLine) bool
 	return true
 }
 
-// plain checks the numbers after a call line's template, rest, for
-// Stats.countPlain, and reads a callback's time.
-func (sc *lineScanner) plain(sl *scannedLine, rest, time []byte) {
-	call := sl.dir == dirHostToVM || sl.dir == dirVMToHost
-	if !plainCallRest(rest, call) {
-		return
+// plainTail is where the newline is in rest, the bytes after a call
+// line's template, when they are plain numbers (plainCallRest) followed by
+// "\n" or "\r\n"; otherwise -1.
+func plainTail(rest []byte, call bool) int {
+	i := 0
+	if call {
+		if len(rest) > 0 && rest[0] != ')' {
+			for {
+				j := skipDigits(rest, i)
+				if j == i || j+1 >= len(rest) {
+					return -1
+				}
+				i = j
+				if rest[i] == ')' {
+					break
+				}
+				if rest[i] != ',' || rest[i+1] != ' ' {
+					return -1
+				}
+				i += 2
+			}
+		}
+		i++ // the ')'
+	} else {
+		if len(rest) >= 5 && string(rest[:4]) == "void" {
+			i = 4
+		} else if i = skipDigits(rest, 0); i == 0 {
+			return -1
+		}
 	}
-	sl.plain = true
-	if !call {
-		sl.zero = len(rest) == 1 && rest[0] == '0' || string(rest) == "void"
+	if i < len(rest) && rest[i] == '\n' {
+		return i
 	}
-	if sl.dir <= dirHostFromVM {
-		sl.nanos, _ = sc.times.parse(time)
+	if i+1 < len(rest) && rest[i] == '\r' && rest[i+1] == '\n' {
+		return i + 1
 	}
+	return -1
 }
 
 // plainCallRest reports whether rest, what follows a call line's template,
@@ -862,10 +882,13 @@ func plainCallRest(rest []byte, call bool) bool {
 // after is the line after its thread, and its message starts at msg.
 func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	n := callTemplateLen(after[msg:], c)
-	slot, tn := groupTemplateOf(after[msg:])
+	slot, tn := templateOf(after[msg:])
 	if n == 0 || tn != n || len(after) < 16 || msg+n < 16 {
 		return
 	}
+	// callTemplateLen's n is templateOf's, for a name of n-11-1 or
+	// n-11-len(returnMark) bytes.
+	slot = templateSlot(after[msg:], len(c.Function))
 	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
 	var grp *lineGroup
 	for g := range sc.groups[:sc.ngroups] {
@@ -882,7 +905,7 @@ func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	}
 	// Two ways per slot: a template replaces one that differs, the older
 	// of two.
-	t := &grp.templates[slot&^1]
+	t := &grp.templates[slot]
 	if u := &grp.templates[slot|1]; len(t.text) > 0 && (len(u.text) == 0 || u.id < t.id) {
 		t = u
 	}

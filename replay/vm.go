@@ -135,6 +135,9 @@ type VM struct {
 	// set by its first fuel check (hasDeadline false until then).
 	deadline    time.Time
 	hasDeadline bool
+	// wazeroLimit: the time limit is wazero's (a module compiled without
+	// fuel checks), a context deadline per top-level call.
+	wazeroLimit bool
 
 	// contexts are the live contexts by id, in two places: the most
 	// recent stream context in slot (a request's context is created and
@@ -215,6 +218,7 @@ type callback struct {
 	sig   *abi.Callback
 	stack []uint64
 	busy  bool
+	void  bool // sig says it returns nothing
 }
 
 type callbacks struct {
@@ -247,6 +251,7 @@ func (m *Module) NewVM(ctx context.Context, cfg VMConfig) (*VM, error) {
 		sink:     cfg.Sink,
 		grpcOpen: map[uint32]grpcClosed{},
 	}
+	vm.wazeroLimit = m.fuel == nil && m.opts.Timeout > 0
 	if vm.clock == nil {
 		vm.clock = NewClock(time.Unix(0, 0).UTC(), time.Millisecond)
 	}
@@ -351,7 +356,7 @@ func (vm *VM) resolveCallbacks() {
 		if r := len(fn.Definition().ResultTypes()); r > n {
 			n = r
 		}
-		return &callback{name: name, fn: fn, sig: sig, stack: make([]uint64, n)}
+		return &callback{name: name, fn: fn, sig: sig, stack: make([]uint64, n), void: sig != nil && sig.Result == abi.ResultVoid}
 	}
 	c := &vm.cbs
 	c.initialize = get("_initialize")
@@ -577,7 +582,7 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 		vm.depth++
 		err = cb.fn.CallWithStack(vm.ctx, stack)
 		vm.depth--
-	case vm.timing != nil || vm.mod.fuel == nil && vm.mod.opts.Timeout > 0:
+	case vm.timing != nil || vm.wazeroLimit:
 		err = vm.callTop(cb, stack)
 	default: // callTop's work, inlined for the usual case
 		vm.clock.now += int64(vm.clock.Step)
@@ -595,7 +600,7 @@ func (vm *VM) call(c *hostContext, cb *callback, args ...uint64) (uint64, bool) 
 		return 0, false
 	}
 	var r uint64
-	if cb.sig == nil || cb.sig.Result != abi.ResultVoid {
+	if !cb.void {
 		r = uint64(uint32(stack[0]))
 	}
 	if traced {

@@ -459,8 +459,9 @@ const maxUncheckedCalls = 64
 // check, makes at most maxUncheckedCalls calls (callees get checks of
 // their own until that holds). Such a function runs its straight-line code
 // and that bounded tree (loops have their own checks), so between two
-// checks at most maxUncheckedCalls calls run. A function calling an import
-// (a host function may call the allocator back) or through a table
+// checks at most maxUncheckedCalls calls run. A call of an import counts
+// as one: what the host does is bounded, and the allocator it may call
+// back is a run with checks of its own. A function calling through a table
 // (call_indirect) keeps its check, as does any function on a cycle, so
 // every recursion and every long loop-free tree (2^60 calls) still passes
 // a check at least every maxUncheckedCalls+1 calls.
@@ -469,7 +470,8 @@ func (fx *fuelRewriter) entryChecks(p []byte) []bool {
 	n := r.u32()
 	type fn struct {
 		calls    []uint32 // defined-function indices called directly, a site each
-		external bool     // calls an import or through a table
+		imports  int      // calls of imports (host functions)
+		external bool     // calls through a table
 	}
 	fns := make([]fn, 0, min(n, 1<<16))
 	for i := uint32(0); i < n && r.err == nil; i++ {
@@ -488,7 +490,9 @@ func (fx *fuelRewriter) entryChecks(p []byte) []bool {
 			switch op := b.byte(); op {
 			case 0x10, 0x12: // call, return_call
 				idx := b.u32()
-				if idx < fx.importedFuncs || idx-fx.importedFuncs >= n {
+				if idx < fx.importedFuncs {
+					f.imports++
+				} else if idx-fx.importedFuncs >= n {
 					f.external = true
 				} else {
 					f.calls = append(f.calls, idx-fx.importedFuncs)
@@ -576,7 +580,7 @@ func (fx *fuelRewriter) entryChecks(p []byte) []bool {
 				// and the bounded trees of the callees without their own
 				// check. Over the limit, the callees with the largest
 				// trees get a check, until the rest fits.
-				total := 0
+				total := fns[g].imports
 				for _, h := range fns[g].calls {
 					total++
 					if !check[h] {

@@ -512,7 +512,7 @@ func (vm *VM) proxyGetHeaderMapValue(s []uint64) uint32 {
 		if vm.mod.info.abi != abi.Version010 {
 			return status(abi.NotFound)
 		}
-	} else if v, found := m.get(key); found {
+	} else if v, found := m.get(canonicalKey(abi.MapType(t), key)); found {
 		value = v
 	} else if vm.mod.info.abi != abi.Version010 {
 		return status(abi.NotFound)
@@ -573,6 +573,12 @@ func (vm *VM) proxyAddHeaderMapValue(s []uint64) uint32 {
 		return status(abi.BadArgument)
 	}
 	m.own()
+	// HeaderMapImpl::insertByKey: a second value of an inline header
+	// (content-type, x-forwarded-for, :authority, …) is appended to the
+	// first with ','.
+	if k = canonicalKey(abi.MapType(t), k); isInline(abi.MapType(t), k) && m.appendInline(k, string(v)) {
+		return status(abi.Ok)
+	}
 	// A map that is reused (the next request's) still holds, past its
 	// end, what was added to it last time: the same header again takes
 	// those strings, without copying or interning.
@@ -599,7 +605,7 @@ func (vm *VM) proxyReplaceHeaderMapValue(s []uint64) uint32 {
 	if m == nil {
 		return status(abi.BadArgument)
 	}
-	m.replace(key, value)
+	m.replace(string(canonicalKey(abi.MapType(t), []byte(key))), value)
 	return status(abi.Ok)
 }
 
@@ -616,7 +622,7 @@ func (vm *VM) proxyRemoveHeaderMapValue(s []uint64) uint32 {
 	if m == nil {
 		return status(abi.BadArgument)
 	}
-	m.remove(string(key))
+	m.remove(string(canonicalKey(abi.MapType(t), key)))
 	return status(abi.Ok)
 }
 
@@ -663,7 +669,7 @@ func (vm *VM) proxySetHeaderMapPairs(s []uint64) uint32 {
 	if m == nil {
 		return status(abi.BadArgument)
 	}
-	m.setPairs(pairs)
+	m.setPairs(abi.MapType(t), pairs)
 	return status(abi.Ok)
 }
 

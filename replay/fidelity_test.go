@@ -66,7 +66,7 @@ func TestHeaderOrderAsEnvoy(t *testing.T) {
 			[]Header{{":method", "GET"}, {":path", "/"}, {"a", "1"}, {"b", "2"}, {"a", "3"}, {"d", "4"}}},
 		{"replace a pseudo-header", func(m *headerMap) { m.replace(":method", "POST") },
 			[]Header{{":path", "/"}, {":method", "POST"}, {"a", "1"}, {"b", "2"}, {"a", "3"}}},
-		{"set pairs", func(m *headerMap) { m.setPairs([]Header{{"X", "1"}, {":status", "200"}}) },
+		{"set pairs", func(m *headerMap) { m.setPairs(abi.HttpResponseHeaders, []Header{{"X", "1"}, {":status", "200"}}) },
 			[]Header{{":status", "200"}, {"x", "1"}}},
 	} {
 		m := newHeaderMap(base)

@@ -3,6 +3,8 @@ package replay
 import (
 	"encoding/binary"
 	"strings"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
 
 // Header-map serialization of the Proxy-Wasm ABI (reference §9.4,
@@ -229,14 +231,15 @@ func (m *headerMap) replace(key, value string) {
 	m.insert(Header{Name: lower(key), Value: value})
 }
 
-// setPairs removes every key, then adds hs (Envoy setHeaderMapPairs).
-func (m *headerMap) setPairs(hs []Header) {
+// setPairs removes every key, then adds hs with addCopy (Envoy
+// setHeaderMapPairs on a map of type t).
+func (m *headerMap) setPairs(t abi.MapType, hs []Header) {
 	if m.shared {
 		m.h, m.shared = m.buf[:0], false
 	}
 	m.h = m.h[:0]
 	for _, h := range hs {
-		m.add(h.Name, h.Value)
+		m.addCopy(t, h.Name, h.Value)
 	}
 }
 

@@ -210,6 +210,7 @@ type runner struct {
 	lowered [2]struct {
 		src, out     []Header
 		method, path string
+		grpc         bool // a gRPC request (isGrpcRequest)
 	}
 
 	policy policyState
@@ -391,6 +392,12 @@ func (r *runner) callFilter(c *hostContext, st *Stream, cb *callback, kind abi.R
 		if vm.stopNext || action > uint32(abi.HeadersStopAllIterationAndWatermark) ||
 			action == uint32(abi.HeadersStopIteration) && !vm.cfg.AllowOnHeadersStopIteration {
 			action = uint32(abi.HeadersStopAllIterationAndWatermark)
+		}
+		if action == uint32(abi.HeadersContinueAndEndStream) {
+			// cpp-host passes ContinueAndEndStream through; Envoy's
+			// convertFilterHeadersStatus has no case for it and its
+			// default is Continue (the body still follows).
+			action = uint32(abi.HeadersContinue)
 		}
 	case abi.ResultDataAction:
 		if vm.stopNext || action > uint32(abi.DataStopIterationNoBuffer) {

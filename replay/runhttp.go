@@ -2,6 +2,7 @@ package replay
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
@@ -34,13 +35,16 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 			return st
 		}
 		st.LocalReply = &LocalReply{Status: 503, Details: "wasm_fail_stream", GrpcStatus: 14, ByHost: true}
-		st.Response = &Message{Headers: []Header{{":status", "503"}}}
+		st.Response = localReplyMessage(st.LocalReply, r.lowered[0].grpc, st.Method == "HEAD")
 		return st
 	}
 
 	c := vm.newContextIn(&mem.ctx, kindHTTP, vm.rootCtx.id)
 	h := &mem.http // zeroed
 	h.vm, h.ctx, h.stream, h.mem = vm, c, st, mem
+	// FilterManager::requestHeadersInitialized: what a local reply is
+	// shaped by, from the request as it arrived.
+	h.grpcRequest, h.headRequest = r.lowered[0].grpc, st.Method == "HEAD"
 	c.http = h
 	st.ContextID = c.id
 	vm.activeStream = st
@@ -112,10 +116,10 @@ func (r *runner) runHTTP(idx int, cs *CaptureStream) *Stream {
 		st.RequestBodyChanged = string(joinChunks(req.Body)) != st.UpstreamRequest.Body
 		resp = r.response(cs, st, st.UpstreamRequest)
 		r.encode(c, st, h, r.lowerHeaders(1, resp.Headers), resp.Body, lowerAll(resp.Trailers))
-		if h.localReply != nil && st.Response == nil {
+		if h.localReply != nil && st.Response == nil && st.Reset == "" {
 			// A local reply sent while the response was being processed
 			// replaces it.
-			st.Response = localReplyMessage(h.localReply)
+			st.Response = h.localReplyMessage(h.localReply)
 			st.LocalReply = h.localReply
 		}
 	}
@@ -290,8 +294,19 @@ func (r *runner) decodeData(c *hostContext, st *Stream, h *httpStream, data []by
 		h.bufferingReq = true
 		h.pendingReqBody = append(h.pendingReqBody, h.reqBody.data...)
 		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_body", abi.ResultDataAction, a)
-	default:
+	case uint32(abi.DataStopIterationAndWatermark):
+		// The filter manager buffers it (commonHandleAfterDataCallback);
+		// the next call sees only the new chunk.
 		h.pendingReqBody = append(h.pendingReqBody, h.reqBody.data...)
+		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_body", abi.ResultDataAction, a)
+	default:
+		// StopIterationNoBuffer: the filter manager does not buffer the
+		// chunk (the filter was to keep it, which a plugin cannot), so
+		// it is gone, unless the call was buffering: Context::decodeData
+		// had added it to the buffer already (addDecodedData).
+		if wasBuffering {
+			h.pendingReqBody = append(h.pendingReqBody, h.reqBody.data...)
+		}
 		h.reqStopped, h.reqStoppedBy = true, stopReason("proxy_on_request_body", abi.ResultDataAction, a)
 	}
 	r.settle()
@@ -326,8 +341,19 @@ func (r *runner) encodeData(c *hostContext, st *Stream, h *httpStream, data []by
 		h.bufferingResp = true
 		h.pendingRespBody = append(h.pendingRespBody, h.respBody.data...)
 		h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_body", abi.ResultDataAction, a)
-	default:
+	case uint32(abi.DataStopIterationAndWatermark):
+		// The filter manager buffers it (commonHandleAfterDataCallback);
+		// the next call sees only the new chunk.
 		h.pendingRespBody = append(h.pendingRespBody, h.respBody.data...)
+		h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_body", abi.ResultDataAction, a)
+	default:
+		// StopIterationNoBuffer: the filter manager does not buffer the
+		// chunk (the filter was to keep it, which a plugin cannot), so
+		// it is gone, unless the call was buffering: Context::decodeData
+		// had added it to the buffer already (addDecodedData).
+		if wasBuffering {
+			h.pendingRespBody = append(h.pendingRespBody, h.respBody.data...)
+		}
 		h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_body", abi.ResultDataAction, a)
 	}
 	r.settle()
@@ -347,6 +373,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 		a := r.callHeaders(c, st, vm.cbs.responseHeaders, len(headers), eos)
 		if a == 0 {
 			h.respHeadersOn = false
+			h.respHeadersSent = true
 		} else {
 			h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_headers", abi.ResultHeadersAction, a)
 		}
@@ -354,8 +381,11 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	}
 	if h.localReply != nil && h.localReply.ByHost {
 		st.LocalReply = h.localReply
-		st.Response = localReplyMessage(h.localReply)
+		st.Response = h.localReplyMessage(h.localReply)
 		return
+	}
+	if !c.created || h.failReply {
+		h.respHeadersSent = true // the filter let them pass
 	}
 	for i, chunk := range body {
 		if h.reset != "" || h.localReply != nil && !h.localReplyEncoding {
@@ -363,6 +393,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 		}
 		r.encodeData(c, st, h, chunk.Data, i == len(body)-1 && len(trailers) == 0)
 	}
+	r.localReplyTooLate(h)
 	if len(trailers) > 0 && h.reset == "" {
 		h.respTrailers = newHeaderMap(trailers)
 		if c.created && !h.failReply {
@@ -376,6 +407,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 				h.respStopped, h.respStoppedBy = true, stopReason("proxy_on_response_trailers", abi.ResultTrailersAction, ta)
 			}
 			r.settle()
+			r.localReplyTooLate(h)
 		}
 	}
 	if h.reset != "" {
@@ -384,7 +416,7 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	}
 	if h.failReply {
 		st.LocalReply = h.localReply
-		st.Response = localReplyMessage(h.localReply)
+		st.Response = h.localReplyMessage(h.localReply)
 		return
 	}
 	if h.localReply != nil && !h.localReplyEncoding {
@@ -404,6 +436,24 @@ func (r *runner) encode(c *hostContext, st *Stream, h *httpStream, headers []Hea
 	st.ResponseBodyChanged = string(joinChunks(body)) != st.Response.Body
 }
 
+// localReplyTooLate is FilterManager::sendLocalReply for a reply sent
+// after the response headers went on to the client (the headers callback
+// continued): Envoy can only reset the stream, with the reply's details as
+// the response code details. Before that (the headers were stopped) the
+// reply goes straight to the client, past the filters (sendDirectLocalReply).
+func (r *runner) localReplyTooLate(h *httpStream) {
+	lr := h.localReply
+	if lr == nil || h.localReplyEncoding || !h.respHeadersSent || h.reset != "" {
+		return
+	}
+	details := lr.Details
+	if details == "" {
+		details = "local_reset"
+	}
+	h.reset = details
+	r.vm.note("a local reply (" + strconv.Itoa(int(lr.Status)) + ") was sent after the response headers had gone to the client; Envoy resets the stream instead (FilterManager::sendLocalReply)")
+}
+
 // encodeLocalReply sends the plugin's local reply down the filter chain, as
 // Envoy's sendLocalReply does: the plugin sees it in its response callbacks
 // (unless it is the host's own failure reply).
@@ -411,31 +461,118 @@ func (r *runner) encodeLocalReply(c *hostContext, st *Stream, h *httpStream) {
 	lr := h.localReply
 	st.LocalReply = lr
 	if lr.ByHost {
-		st.Response = localReplyMessage(lr)
+		st.Response = h.localReplyMessage(lr)
 		return
 	}
-	msg := localReplyMessage(lr)
+	msg := h.localReplyMessage(lr)
 	var body []Chunk
-	if lr.Body != "" {
-		body = []Chunk{{Data: []byte(lr.Body)}}
+	if msg.Body != "" { // none for gRPC (trailers only) and HEAD
+		body = []Chunk{{Data: []byte(msg.Body)}}
 	}
 	h.localReplyEncoding = true
 	r.encode(c, st, h, msg.Headers, body, nil)
 	if st.Response == nil && h.failReply {
-		st.Response = localReplyMessage(h.localReply)
+		st.Response = h.localReplyMessage(h.localReply)
 	}
 }
 
 // localReplyMessage is the response Envoy builds for a local reply
-// (Http::Utility::sendLocalReply): :status, the plugin's headers, and
-// content-length/content-type for a body.
-func localReplyMessage(lr *LocalReply) *Message {
-	m := &Message{Headers: []Header{{":status", strconv.Itoa(int(lr.Status))}}, Body: lr.Body}
-	m.Headers = append(m.Headers, lr.Headers...)
-	if lr.Body != "" {
-		m.Headers = append(m.Headers, Header{"content-length", strconv.Itoa(len(lr.Body))}, Header{"content-type", "text/plain"})
+// (source/common/http/utility.cc, Utility::prepareLocalReply and
+// encodeLocalReply): :status, the plugin's headers added as
+// HeaderMap::addCopy adds them (inline ones joined with ','), then
+//   - for a gRPC request (content-type application/grpc…), a trailers-only
+//     answer: :status 200, content-type application/grpc, grpc-status (the
+//     plugin's, else the given code if it is 0..16, else the HTTP status
+//     mapped), grpc-message the body percent-encoded, no content-length
+//     and no body;
+//   - otherwise content-length and, unless the plugin set one,
+//     content-type text/plain for a body; without a body both are removed;
+//     a HEAD request gets the headers only.
+func localReplyMessage(lr *LocalReply, grpc, head bool) *Message {
+	m := &headerMap{h: make([]Header, 1, 3+len(lr.Headers))}
+	m.h[0] = Header{":status", strconv.Itoa(int(lr.Status))}
+	for _, h := range lr.Headers {
+		m.addCopy(abi.HttpResponseHeaders, h.Name, h.Value)
 	}
-	return m
+	if grpc {
+		m.set(":status", "200")
+		m.set("content-type", "application/grpc")
+		if _, ok := m.get([]byte("grpc-status")); !ok {
+			code := httpToGrpcStatus(int64(lr.Status))
+			if lr.GrpcStatus >= 0 && lr.GrpcStatus <= 16 {
+				code = int64(lr.GrpcStatus)
+			}
+			m.set("grpc-status", strconv.FormatInt(code, 10))
+		}
+		if lr.Body != "" && !head {
+			m.set("grpc-message", percentEncode(lr.Body))
+		}
+		m.remove("content-length")
+		return &Message{Headers: m.h}
+	}
+	if lr.Body != "" {
+		m.set("content-length", strconv.Itoa(len(lr.Body)))
+		if _, ok := m.get([]byte("content-type")); !ok {
+			m.h = append(m.h, Header{"content-type", "text/plain"})
+		}
+	} else {
+		m.remove("content-length")
+		m.remove("content-type")
+	}
+	msg := &Message{Headers: m.h, Body: lr.Body}
+	if head {
+		msg.Body = ""
+	}
+	return msg
+}
+
+// percentEncode is Envoy's PercentEncoding::encode with '%' reserved, as
+// grpc-message is written: bytes below ' ', from '~' up, and '%' become
+// %XX.
+func percentEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < ' ' || c >= '~' || c == '%' {
+			if b == nil {
+				b = append(make([]byte, 0, len(s)+8), s[:i]...)
+			}
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		} else if b != nil {
+			b = append(b, c)
+		}
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
+// isGrpcRequest is Grpc::Common::isGrpcRequestHeaders: a :path and a
+// content-type that is application/grpc, alone or followed by '+'
+// (hasGrpcContentType; application/grpc-web is not gRPC).
+func isGrpcRequest(hs []Header) bool {
+	if _, ok := headerMapGet(hs, ":path"); !ok {
+		return false
+	}
+	ct, _ := headerMapGet(hs, "content-type")
+	rest, ok := strings.CutPrefix(ct, "application/grpc")
+	return ok && (rest == "" || rest[0] == '+')
+}
+
+// localReplyMessage is localReplyMessage for this stream's request.
+func (h *httpStream) localReplyMessage(lr *LocalReply) *Message {
+	return localReplyMessage(lr, h.grpcRequest, h.headRequest)
+}
+
+func headerMapGet(hs []Header, name string) (string, bool) {
+	for i := range hs {
+		if hs[i].Name == name {
+			return hs[i].Value, true
+		}
+	}
+	return "", false
 }
 
 // pseudoHeader is the value of name in lower-cased headers.
@@ -461,6 +598,7 @@ func (r *runner) lowerHeaders(slot int, hs []Header) []Header {
 	out := lowerAll(hs)
 	c.src, c.out = hs, out
 	c.method, c.path = pseudoHeader(out, ":method"), pseudoHeader(out, ":path")
+	c.grpc = slot == 0 && isGrpcRequest(out)
 	return out
 }
 

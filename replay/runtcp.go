@@ -81,19 +81,25 @@ func peer(p string) abi.PeerType {
 	return abi.PeerRemote
 }
 
+// tcpData is Envoy's Context::onData (downstream) or onWrite (upstream).
+// Data a filter stopped on is not consumed: it stays in the connection's
+// buffer (Network::FilterManagerImpl, ConnectionImpl::onRead and write)
+// and the next call sees it again with what arrived since, until a call
+// continues and it goes on whole.
 func (r *runner) tcpData(c *hostContext, st *Stream, t *tcpStream, downstream bool, data []byte, eos bool) {
 	if !c.created {
 		return
 	}
-	buf := &t.upstream
+	buf, held := &t.upstream, &t.heldUpstream
 	cb := r.vm.cbs.upstreamData
 	on := &t.upstreamOn
 	if downstream {
-		buf, cb, on = &t.downstream, r.vm.cbs.downstreamData, &t.downstreamOn
+		buf, held, cb, on = &t.downstream, &t.heldDownstream, r.vm.cbs.downstreamData, &t.downstreamOn
 	}
-	*buf = bodyBuffer{data: append([]byte(nil), data...), mutable: true}
+	*buf = bodyBuffer{data: append(*held, data...), mutable: true}
+	*held = nil
 	*on = true
-	a := r.callFilter(c, st, cb, abi.ResultNetworkAction, uint64(c.id), uint64(len(data)), boolArg(eos))
+	a := r.callFilter(c, st, cb, abi.ResultNetworkAction, uint64(c.id), uint64(len(buf.data)), boolArg(eos))
 	if a == 0 {
 		if downstream {
 			st.DownstreamForwarded += len(buf.data)
@@ -101,6 +107,8 @@ func (r *runner) tcpData(c *hostContext, st *Stream, t *tcpStream, downstream bo
 			st.UpstreamForwarded += len(buf.data)
 		}
 		*on = false
+	} else {
+		*held = buf.data
 	}
 	r.settle()
 }

@@ -185,6 +185,12 @@ type httpStream struct {
 	forwardedReqBody        []byte
 	forwardedRespBody       []byte
 
+	grpcRequest, headRequest bool // shape a local reply (localReplyMessage)
+	// respHeadersSent: the response headers went on to the client (the
+	// headers callback continued, or the plugin resumed the response), so
+	// a local reply can only reset the stream.
+	respHeadersSent bool
+
 	localReply         *LocalReply
 	localReplyEncoding bool // the plugin's local reply is going through the response callbacks
 	failReply          bool // failure_local_reply_sent_
@@ -209,6 +215,7 @@ func (h *httpStream) resume(t abi.StreamType) {
 	case abi.StreamHttpResponse:
 		if h.respStopped {
 			h.respStopped = false
+			h.respHeadersSent = h.respHeaders != nil
 			h.forwardedRespBody = append(h.forwardedRespBody, h.pendingRespBody...)
 			h.pendingRespBody = nil
 			h.bufferingResp = false
@@ -228,16 +235,29 @@ type tcpStream struct {
 	ctx    *hostContext
 	stream *Stream
 
-	downstream, upstream     bodyBuffer
-	downstreamOn, upstreamOn bool
-	downstreamClosed         bool
-	upstreamClosed           bool
-	closedTCP                bool
-	stopped                  bool
-	closeDetails             string
+	downstream, upstream bodyBuffer
+	// heldDownstream and heldUpstream are data a callback stopped on:
+	// still in the connection's buffer, seen again by the next call.
+	heldDownstream, heldUpstream []byte
+	downstreamOn, upstreamOn     bool
+	downstreamClosed             bool
+	upstreamClosed               bool
+	closedTCP                    bool
+	stopped                      bool
+	closeDetails                 string
 }
 
-func (t *tcpStream) resume() { t.stopped = false }
+// resume is continueReading (proxy_continue_stream(Downstream)): the
+// filters after the plugin run on the connection's buffer, so the data
+// the plugin held goes upstream.
+func (t *tcpStream) resume() {
+	t.stopped = false
+	if len(t.heldDownstream) > 0 {
+		t.stream.DownstreamForwarded += len(t.heldDownstream)
+		t.heldDownstream = nil
+		t.downstreamOn = false
+	}
+}
 
 func (t *tcpStream) close(details string) {
 	if t.closeDetails == "" {

@@ -1,0 +1,140 @@
+package replay
+
+import (
+	"strings"
+
+	"github.com/wasmdbg/wasmdbg/internal/abi"
+)
+
+// Envoy keeps some headers "inline" (O(1) slots, envoy/http/header_map.h):
+// HeaderMapImpl::insertByKey, which addCopy and the codecs' addViaMove go
+// through, appends a second value of an inline header to the first with
+// ',' (appendToHeader) instead of adding an entry. These are the core sets
+// of the macros INLINE_REQ_HEADERS, INLINE_REQ_RESP_HEADERS,
+// INLINE_RESP_HEADERS and INLINE_RESP_HEADERS_TRAILERS, with the default
+// x-envoy header prefix. Extensions compiled into a build register more
+// (CustomInlineHeaderRegistry: cache-control, authorization, … by the
+// cache, cors, compressor filters); those depend on the build and are not
+// here.
+
+// inlineReqResp is INLINE_REQ_RESP_HEADERS: inline in request and
+// response headers.
+var inlineReqResp = []string{
+	"connection", "content-type", "x-envoy-decorator-operation", "keep-alive", "proxy-connection",
+	"proxy-status", "x-request-id", "transfer-encoding", "upgrade", "via",
+	"content-length", "x-envoy-attempt-count",
+}
+
+// inlineReq is INLINE_REQ_HEADERS.
+var inlineReq = []string{
+	"x-client-trace-id", "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node",
+	"x-envoy-external-address", "x-envoy-force-trace", "x-envoy-hedge-on-per-try-timeout",
+	"x-envoy-internal", "x-envoy-ip-tags", "x-envoy-retry-on", "x-envoy-retry-grpc-on",
+	"x-envoy-retriable-status-codes", "x-envoy-retriable-header-names", "x-envoy-is-timeout-retry",
+	"x-envoy-original-path", "x-envoy-original-url", "x-envoy-upstream-alt-stat-name",
+	"x-envoy-upstream-rq-timeout-alt-response", "expect", "x-forwarded-client-cert",
+	"x-forwarded-for", "x-forwarded-host", "x-forwarded-proto", "grpc-timeout", ":authority",
+	":method", ":path", ":protocol", ":scheme", "te", "user-agent",
+	"x-envoy-expected-rq-timeout-ms", "x-envoy-max-retries", "x-envoy-upstream-rq-timeout-ms",
+	"x-envoy-upstream-rq-per-try-timeout-ms", "x-envoy-upstream-stream-duration-ms", "x-forwarded-port",
+}
+
+// inlineResp is INLINE_RESP_HEADERS.
+var inlineResp = []string{
+	"date", "x-envoy-degraded", "x-envoy-immediate-health-check-fail", "x-envoy-ratelimited",
+	"x-envoy-upstream-canary", "x-envoy-upstream-healthchecked-cluster", "location", "server",
+	"x-envoy-upstream-service-time", ":status",
+}
+
+// inlineRespTrailers is INLINE_RESP_HEADERS_TRAILERS: inline in response
+// headers and response trailers.
+var inlineRespTrailers = []string{"grpc-message", "grpc-status"}
+
+// inlineHeaders maps a lower-cased name to the map types it is inline in
+// (a bit per abi.MapType).
+var inlineHeaders = func() map[string]uint8 {
+	m := map[string]uint8{}
+	mark := func(names []string, types ...abi.MapType) {
+		for _, n := range names {
+			for _, t := range types {
+				m[n] |= 1 << t
+			}
+		}
+	}
+	mark(inlineReqResp, abi.HttpRequestHeaders, abi.HttpResponseHeaders)
+	mark(inlineReq, abi.HttpRequestHeaders)
+	mark(inlineResp, abi.HttpResponseHeaders)
+	mark(inlineRespTrailers, abi.HttpResponseHeaders, abi.HttpResponseTrailers)
+	return m
+}()
+
+// isInline reports whether key (lower-cased) has an inline slot in maps of
+// type t. The lookup converts key without allocating.
+func isInline(t abi.MapType, key []byte) bool {
+	return inlineHeaders[string(key)]&(1<<t) != 0
+}
+
+// canonicalKey is the key Envoy files a header under in a map of type t:
+// lower-cased (Http::LowerCaseString), and in request headers "host" is
+// :authority (the request StaticLookupTable maps the legacy host header
+// to the :authority slot, so get, add, set and remove of "host" act on
+// :authority). key itself is returned when it needs no change.
+func canonicalKey(t abi.MapType, key []byte) []byte {
+	for _, c := range key {
+		if c >= 'A' && c <= 'Z' {
+			key = []byte(strings.ToLower(string(key)))
+			break
+		}
+	}
+	if t == abi.HttpRequestHeaders && string(key) == "host" {
+		return authority
+	}
+	return key
+}
+
+var authority = []byte(":authority")
+
+// appendInline is insertByKey for an inline key the map already holds: the
+// value is appended to the first entry's, after a ',' unless that is empty
+// (HeaderMapImpl::appendToHeader; an empty value appends nothing). It
+// reports whether the key was there.
+func (m *headerMap) appendInline(key []byte, value string) bool {
+	for i := range m.h {
+		if m.h[i].Name == string(key) {
+			if value == "" {
+				return true
+			}
+			m.own()
+			if m.h[i].Value == "" {
+				m.h[i].Value = value
+			} else {
+				m.h[i].Value = m.h[i].Value + "," + value
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// addCopy is Envoy's HeaderMap::addCopy on a map of type t: an inline
+// header already present is appended to, anything else is a new entry.
+func (m *headerMap) addCopy(t abi.MapType, key, value string) {
+	k := canonicalKey(t, []byte(key))
+	if isInline(t, k) && m.appendInline(k, value) {
+		return
+	}
+	m.add(string(k), value)
+}
+
+// set is setCopy of an inline header, as Envoy's set<Name> helpers do it:
+// the value of the entry replaced where it stands, or a new entry.
+func (m *headerMap) set(key, value string) {
+	for i := range m.h {
+		if m.h[i].Name == key {
+			m.own()
+			m.h[i].Value = value
+			return
+		}
+	}
+	m.add(key, value)
+}

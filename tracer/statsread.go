@@ -286,10 +286,9 @@ func (s *Stats) knownTemplate(buf []byte, l *scannedLine) bool {
 
 // threadOf is thread for a scanned line with a thread key.
 func (s *Stats) threadOf(buf []byte, l *scannedLine) *statThread {
-	k := l.key
-	e := &s.byKey[(k*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
-	if e.key != k {
-		e.key, e.t = k, s.threadSlow(l.thread.of(buf), nil)
+	e := &s.byKey[(l.key*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
+	if e.key != l.key {
+		e.key, e.t = l.key, s.threadSlow(l.thread.of(buf), nil)
 	}
 	return e.t
 }
@@ -492,6 +491,7 @@ type lineScanner struct {
 	times     timeCache
 	maxRecord int
 	groups    [lineGroups]lineGroup
+	byThread  [1 << threadSlotsLog]threadTemplate
 	ngroups   int
 	nextGroup int
 	// Template ids: worker w of n gives w+n, w+2n, …, so that the ids of
@@ -577,8 +577,18 @@ func zeroBytes(x uint64) uint64 {
 type lineTemplate struct {
 	text    []byte // from after the thread to the call's numbers
 	dir     uint8  // an index in directions
+	msg     int32  // the message starts at text[msg] (the group's msg)
 	nameEnd int32  // the function name ends at text[msg+nameEnd]
 	id      uint64
+	// next is the template that followed this one on the same thread
+	// last time, the first guess for that thread's next line.
+	next *lineTemplate
+}
+
+// threadTemplate is the template of a thread's last templated line.
+type threadTemplate struct {
+	key  uint64 // threadKey
+	last *lineTemplate
 }
 
 const lineGroups = 8
@@ -599,21 +609,33 @@ func (sc *lineScanner) scanBatch(b *scanBatch) {
 		sc.scan(buf, b.lo, buf[b.lo:b.hi], &b.lines[0])
 		return
 	}
+	// The lines are filled in place, in a slice kept in a local variable.
+	lines := b.lines
 	for pos, end := b.lo, b.hi; pos < end; {
-		if p := sc.quick(b, pos, end); p > 0 {
+		k := len(lines)
+		if k == cap(lines) {
+			lines = append(lines, scannedLine{})[:k]
+		}
+		lines = lines[:k+1]
+		sl := &lines[k]
+		*sl = scannedLine{}
+		if p := sc.quick(buf, pos, end, sl); p > 0 {
+			if k > 0 {
+				lines[k-1].next = true
+			}
 			pos = p
 			continue
 		}
 		ln := buf[pos:end]
 		ln = ln[:bytes.IndexByte(ln, '\n')]
-		b.lines = append(b.lines, scannedLine{raw: span{int32(pos), int32(pos + len(ln))}})
-		n := len(b.lines)
-		envoy := sc.scan(buf, pos, ln, &b.lines[n-1])
-		if n > 1 {
-			b.lines[n-2].next = envoy
+		*sl = scannedLine{raw: span{int32(pos), int32(pos + len(ln))}}
+		envoy := sc.scan(buf, pos, ln, sl)
+		if k > 0 {
+			lines[k-1].next = envoy
 		}
 		pos += len(ln) + 1
 	}
+	b.lines = lines
 }
 
 // quick scans the line at pos in place when it repeats a call template
@@ -622,8 +644,8 @@ func (sc *lineScanner) scanBatch(b *scanBatch) {
 // No byte it accepts is a newline, so the line ends where splitting would
 // end it: the time's bytes are checked for one, the thread stops at one,
 // templates hold none and plain numbers are followed by one.
-func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
-	rest := b.buf[lo:end]
+func (sc *lineScanner) quick(buf []byte, lo, end int, sl *scannedLine) int {
+	rest := buf[lo:end]
 	if len(rest) < 64 || rest[0] != '[' || !isDigit(rest[1]) {
 		return 0
 	}
@@ -663,64 +685,79 @@ func (sc *lineScanner) quick(b *scanBatch, lo, end int) int {
 	if len(after) < 16 {
 		return 0
 	}
-	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
-	for g := range sc.groups[:sc.ngroups] {
-		grp := &sc.groups[g]
-		m := grp.msg
-		if grp.key[0] != k0 || grp.key[1] != k1 || len(after) <= m {
-			continue
-		}
-		t := grp.find(after)
-		if t == nil {
-			continue
-		}
-		n := len(t.text)
-		call := t.dir == dirHostToVM || t.dir == dirVMToHost
-		// Plain numbers find the newline as they are checked.
-		j := plainTail(after[n:], call)
-		plain := j >= 0
-		if !plain {
-			if j = bytes.IndexByte(after[n:], '\n'); j < 0 {
-				return 0
+	// The template: the one that followed the thread's last one the last
+	// time, or the one find finds. Any template whose text the line starts
+	// with is the line's (see lineGroup).
+	var t *lineTemplate
+	var ts *threadTemplate
+	if key != 0 {
+		ts = &sc.byThread[(key*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
+		if ts.key == key && ts.last != nil {
+			if p := ts.last.next; p != nil && len(after) > len(p.text) && string(after[:len(p.text)]) == string(p.text) {
+				t = p
 			}
 		}
-		// The line is rest[:thEnd+1+n+j], its message after[m:e].
-		size, e := thEnd+1+n+j, n+j
-		if after[e-1] == '\r' {
-			e--
+	}
+	if t == nil {
+		k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
+		for g := range sc.groups[:sc.ngroups] {
+			grp := &sc.groups[g]
+			if grp.key[0] == k0 && grp.key[1] == k1 && len(after) > grp.msg {
+				if t = grp.find(after); t != nil {
+					break
+				}
+			}
 		}
-		if e-m > sc.maxRecord {
+		if t == nil {
 			return 0
 		}
-		at := int32(lo + thEnd + 1) // after, in the buffer
-		k := len(b.lines)
-		b.lines = append(b.lines, scannedLine{})
-		sl := &b.lines[k]
-		sl.raw, sl.kind, sl.dir, sl.tmplID = span{int32(lo), int32(lo + size)}, scanCall, t.dir, t.id
-		sl.tmplLen, sl.nameEnd, sl.key = int32(n-m), t.nameEnd, key
-		sl.time, sl.thread = span{int32(lo + 1), int32(lo + 24)}, span{int32(lo + 26), int32(lo + thEnd)}
-		sl.msg = span{at + int32(m), at + int32(e)}
-		if !plain {
-			// Not plain, unless plainCallRest says otherwise.
-			plain = plainCallRest(after[n:e], call)
-		}
-		if plain {
-			sl.plain = true
-			if !call {
-				r := after[n:e]
-				sl.zero = len(r) == 1 && r[0] == '0' || string(r) == "void"
-			}
-			if t.dir <= dirHostFromVM {
-				// A callback's time.
-				sl.nanos, _ = sc.times.parse(rest[1:24])
-			}
-		}
-		if k > 0 {
-			b.lines[k-1].next = true
-		}
-		return lo + size + 1
 	}
-	return 0
+	if ts != nil {
+		if ts.key == key && ts.last != nil {
+			ts.last.next = t
+		}
+		ts.key, ts.last = key, t
+	}
+	m := int(t.msg)
+	n := len(t.text)
+	call := t.dir == dirHostToVM || t.dir == dirVMToHost
+	// Plain numbers find the newline as they are checked.
+	j := plainTail(after[n:], call)
+	plain := j >= 0
+	if !plain {
+		if j = bytes.IndexByte(after[n:], '\n'); j < 0 {
+			return 0
+		}
+	}
+	// The line is rest[:thEnd+1+n+j], its message after[m:e].
+	size, e := thEnd+1+n+j, n+j
+	if after[e-1] == '\r' {
+		e--
+	}
+	if e-m > sc.maxRecord {
+		return 0
+	}
+	at := int32(lo + thEnd + 1) // after, in the buffer
+	sl.raw, sl.kind, sl.dir, sl.tmplID = span{int32(lo), int32(lo + size)}, scanCall, t.dir, t.id
+	sl.tmplLen, sl.nameEnd, sl.key = int32(n-m), t.nameEnd, key
+	sl.time, sl.thread = span{int32(lo + 1), int32(lo + 24)}, span{int32(lo + 26), int32(lo + thEnd)}
+	sl.msg = span{at + int32(m), at + int32(e)}
+	if !plain {
+		// Not plain, unless plainCallRest says otherwise.
+		plain = plainCallRest(after[n:e], call)
+	}
+	if plain {
+		sl.plain = true
+		if !call {
+			r := after[n:e]
+			sl.zero = len(r) == 1 && r[0] == '0' || string(r) == "void"
+		}
+		if t.dir <= dirHostFromVM {
+			// A callback's time.
+			sl.nanos, _ = sc.times.parse(rest[1:24])
+		}
+	}
+	return lo + size + 1
 }
 
 // newlines is '\n' in every byte.
@@ -911,5 +948,6 @@ func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	}
 	sc.lastID += sc.idStep
 	t.text = append(t.text[:0], after[:msg+n]...)
-	t.dir, t.nameEnd, t.id = directionIndex(c.Direction), int32(11+len(c.Function)), sc.lastID
+	t.dir, t.msg, t.nameEnd, t.id = directionIndex(c.Direction), int32(msg), int32(11+len(c.Function)), sc.lastID
+	t.next = nil
 }

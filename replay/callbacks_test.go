@@ -226,11 +226,15 @@ func TestTCPDataHeldAsEnvoy(t *testing.T) {
 // TestHTTPCallbackOrderAsEnvoy: Envoy runs the access log before the
 // filter's onDestroy (ConnectionManagerImpl::doDeferredStreamDestroy: log,
 // then destroyFilters): proxy_on_log, proxy_on_done, proxy_on_delete. A
-// headers-only request gets no body callback; trailers follow the body.
+// headers-only request gets no body callback; trailers follow the body; a
+// request of headers and trailers has no body callback either.
 func TestHTTPCallbackOrderAsEnvoy(t *testing.T) {
 	r := post("abc")
 	r.Trailers = []Header{{"x-t", "1"}}
-	calls, _ := replayActions(t, actionsConfig{}, capStream(req("GET", "/"), ok200("")), capStream(r, ok200("hi")))
+	trailersOnly := req("POST", "/")
+	trailersOnly.Trailers = []Header{{"x-t", "1"}}
+	calls, _ := replayActions(t, actionsConfig{}, capStream(req("GET", "/"), ok200("")), capStream(r, ok200("hi")),
+		capStream(trailersOnly, ok200("")))
 	if got, want := streamCalls(calls, "2"), []string{
 		"proxy_on_context_create(2, 1)", "proxy_on_request_headers(2, 5, 1)", "proxy_on_response_headers(2, 2, 1)",
 		"proxy_on_log(2)", "proxy_on_done(2)", "proxy_on_delete(2)",
@@ -243,6 +247,13 @@ func TestHTTPCallbackOrderAsEnvoy(t *testing.T) {
 		"proxy_on_log(3)", "proxy_on_done(3)", "proxy_on_delete(3)",
 	}; !reflect.DeepEqual(got, want) {
 		t.Errorf("with body and trailers:\n%q\nwant\n%q", got, want)
+	}
+	// Headers and trailers, no data: no body callback.
+	if got, want := streamCalls(calls, "4"), []string{
+		"proxy_on_context_create(4, 1)", "proxy_on_request_headers(4, 5, 0)", "proxy_on_request_trailers(4, 1)",
+		"proxy_on_response_headers(4, 2, 1)", "proxy_on_log(4)", "proxy_on_done(4)", "proxy_on_delete(4)",
+	}; !reflect.DeepEqual(got, want) {
+		t.Errorf("trailers only:\n%q\nwant\n%q", got, want)
 	}
 }
 
@@ -440,5 +451,52 @@ func TestInlineHeadersAsEnvoy(t *testing.T) {
 	add(abi.HttpRequestHeaders, "content-type", "b")
 	if want := []Header{{":method", "GET"}, {"content-type", "a,b"}}; !reflect.DeepEqual(m.h, want) {
 		t.Errorf("reused map: %v, want %v", m.h, want)
+	}
+}
+
+// TestRootContextCreateSeesPluginConfiguration: ContextBase::onStart sets
+// temp_plugin_ around the root's proxy_on_context_create, so Envoy's
+// getBuffer(PluginConfiguration) answers there (and in
+// proxy_on_configure), not in proxy_on_vm_start.
+func TestRootContextCreateSeesPluginConfiguration(t *testing.T) {
+	m := compileFile(t, "testdata/wat/actions.wasm", Options{Timeout: time.Second})
+	c := &Capture{Version: 1, Plugin: PluginConfig{Configuration: actionsConfig{}.bytes()},
+		Host: HostFacts{StartTime: defaultStart, ClockStep: time.Millisecond}}
+	text, _, _ := run(t, m, c, Callbacks)
+	if !strings.Contains(string(text), "configuration readable") {
+		t.Errorf("the root's proxy_on_context_create could not read the plugin configuration:\n%s", text)
+	}
+}
+
+// TestBodyBufferLimitAsEnvoy: a body a plugin buffers
+// (StopIterationAndBuffer) past the buffer limit (Envoy's default
+// per_connection_buffer_limit_bytes, 1 MiB) trips the filter manager's
+// watermark: 413 "Payload Too Large" down the filter chain for a request
+// (the plugin is not called with the chunk that went over, and sees the
+// 413 in its response callbacks); for a response a 500, which resets the
+// stream once its headers went out (requestDataTooLarge,
+// responseDataTooLarge).
+func TestBodyBufferLimitAsEnvoy(t *testing.T) {
+	chunk := strings.Repeat("x", 600<<10)
+	calls, res := replayActions(t, actionsConfig{reqBody: 1}, capStream(post(chunk, chunk), ok200("")))
+	want := []string{
+		"proxy_on_context_create(2, 1)", "proxy_on_request_headers(2, 5, 0)", "proxy_on_request_body(2, 614400, 0)",
+		"proxy_on_response_headers(2, 3, 0)", "proxy_on_response_body(2, 17, 1)",
+		"proxy_on_log(2)", "proxy_on_done(2)", "proxy_on_delete(2)",
+	}
+	st := res.Streams[0]
+	if got := streamCalls(calls, "2"); !reflect.DeepEqual(got, want) || st.Response.Status() != "413" || st.UpstreamRequest != nil {
+		t.Errorf("request over the limit: calls %q, response %+v; want %q and a 413", got, st.Response, want)
+	}
+	resp := ok200(chunk)
+	resp.Body = append(resp.Body, Chunk{Data: []byte(chunk)})
+	_, res = replayActions(t, actionsConfig{respBody: 1}, capStream(req("GET", "/"), resp))
+	if st := res.Streams[0]; st.Reset != "response_payload_too_large" || st.Response != nil {
+		t.Errorf("response over the limit: reset %q, response %+v; want a reset", st.Reset, st.Response)
+	}
+	// Under the limit nothing happens.
+	_, res = replayActions(t, actionsConfig{reqBody: 1}, capStream(post("a", "b"), ok200("")))
+	if st := res.Streams[0]; st.LocalReply != nil {
+		t.Errorf("small body: local reply %+v", st.LocalReply)
 	}
 }

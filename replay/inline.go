@@ -68,9 +68,22 @@ var inlineHeaders = func() map[string]uint8 {
 	return m
 }()
 
+// inlineFilter rules most names out before the map lookup (a bit per
+// length and first byte of the inline names): a plugin's own headers
+// rarely share both with one.
+var inlineFilter = func() (f [64]uint64) {
+	for n := range inlineHeaders {
+		f[len(n)&63] |= 1 << (n[0] & 63)
+	}
+	return f
+}()
+
 // isInline reports whether key (lower-cased) has an inline slot in maps of
 // type t. The lookup converts key without allocating.
 func isInline(t abi.MapType, key []byte) bool {
+	if len(key) == 0 || inlineFilter[len(key)&63]&(1<<(key[0]&63)) == 0 {
+		return false
+	}
 	return inlineHeaders[string(key)]&(1<<t) != 0
 }
 

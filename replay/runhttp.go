@@ -272,6 +272,15 @@ func (r *runner) decodeData(c *hostContext, st *Stream, h *httpStream, data []by
 		return
 	}
 	wasBuffering := h.bufferingReq
+	if wasBuffering && len(h.pendingReqBody)+len(data) > bufferLimit {
+		// Context::decodeData adds the chunk to the decoding buffer first;
+		// past the limit its high watermark answers 413 down the filter
+		// chain (ActiveStreamDecoderFilter::requestDataTooLarge) and the
+		// plugin is not called with it.
+		h.sendLocalReply(&LocalReply{Status: 413, Body: "Payload Too Large", Details: "request_payload_too_large", GrpcStatus: -1})
+		h.pendingReqBody = nil
+		return
+	}
 	var visible []byte
 	if wasBuffering {
 		visible = append(h.pendingReqBody, data...)
@@ -319,6 +328,13 @@ func (r *runner) encodeData(c *hostContext, st *Stream, h *httpStream, data []by
 		return
 	}
 	wasBuffering := h.bufferingResp
+	if wasBuffering && len(h.pendingRespBody)+len(data) > bufferLimit {
+		// ActiveStreamEncoderFilter::responseDataTooLarge: a 500, which
+		// resets the stream when the headers went out already.
+		h.sendLocalReply(&LocalReply{Status: 500, Body: "Internal Server Error", Details: "response_payload_too_large", GrpcStatus: -1})
+		h.pendingRespBody = nil
+		return
+	}
 	var visible []byte
 	if wasBuffering {
 		visible = append(h.pendingRespBody, data...)
@@ -358,6 +374,11 @@ func (r *runner) encodeData(c *hostContext, st *Stream, h *httpStream, data []by
 	}
 	r.settle()
 }
+
+// bufferLimit is the stream's buffer limit: Envoy's default
+// per_connection_buffer_limit_bytes (1 MiB), which the filter manager's
+// watermark buffers use. A body a plugin buffers past it is refused.
+const bufferLimit = 1 << 20
 
 // encode runs the response through the filter: headers, body chunks,
 // trailers, as Envoy's encodeHeaders/encodeData/encodeTrailers do.

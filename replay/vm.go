@@ -426,8 +426,12 @@ func (vm *VM) start() {
 	root := vm.newContext(kindRoot, 0)
 	vm.rootCtx = root
 	// ContextBase::onStart: on_context_create(root, 0), then on_vm_start.
+	// The plugin's configuration is readable in on_context_create
+	// (onStart sets temp_plugin_ around it), not in on_vm_start.
 	if c := vm.cbs.contextCreate; c != nil {
+		root.tempPluginConfig = true
 		vm.callDeferred(root, c, uint64(root.id), 0)
+		root.tempPluginConfig = false
 	}
 	root.created = true
 	if vm.failed {

@@ -10,8 +10,11 @@
 ;;   9 flags: 1 send a local reply (403 "denied", details "wasm_denied")
 ;;     in proxy_on_request_headers, 2 in proxy_on_response_body, 4 in
 ;;     proxy_on_response_headers
+;; The root context's proxy_on_context_create logs "configuration
+;; readable" when proxy_get_buffer_bytes(PluginConfiguration) answers Ok.
 ;; Build: wat2wasm --debug-names actions.wat -o actions.wasm
 (module
+  (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   (import "env" "proxy_get_buffer_bytes" (func $get_buf (param i32 i32 i32 i32 i32) (result i32)))
   (import "env" "proxy_send_local_response" (func $local_reply (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (memory (export "memory") 2)
@@ -19,6 +22,7 @@
   (global $cfg (mut i32) (i32.const 0))
   (data (i32.const 1024) "wasm_denied")
   (data (i32.const 1040) "denied")
+  (data (i32.const 1056) "configuration readable")
   (data (i32.const 2048) "\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00\00")
   (func $abi_marker (export "proxy_abi_version_0_2_1"))
   (func $malloc (export "malloc") (param $n i32) (result i32)
@@ -39,7 +43,10 @@
   (func $deny
     (drop (call $local_reply (i32.const 403) (i32.const 1024) (i32.const 11) (i32.const 1040) (i32.const 6)
       (i32.const 0) (i32.const 0) (i32.const -1))))
-  (func $on_context_create (export "proxy_on_context_create") (param i32 i32))
+  (func $on_context_create (export "proxy_on_context_create") (param $ctx i32) (param $parent i32)
+    (if (i32.eqz (local.get $parent))
+      (then (if (i32.eqz (call $get_buf (i32.const 7) (i32.const 0) (i32.const 10) (i32.const 600) (i32.const 604)))
+        (then (drop (call $log (i32.const 2) (i32.const 1056) (i32.const 22))))))))
   (func $on_vm_start (export "proxy_on_vm_start") (param i32 i32) (result i32) (i32.const 1))
   (func $on_configure (export "proxy_on_configure") (param $ctx i32) (param $size i32) (result i32)
     (global.set $cfg (i32.const 2048))

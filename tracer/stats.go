@@ -528,7 +528,7 @@ func (h *HostCallStats) FailedString() string {
 // latencies keeps exact counts per distinct value until there are too many,
 // then a log-linear histogram with 64 buckets per power of two.
 type latencies struct {
-	exact map[int64]int
+	exact valueCounts
 	hist  []int64
 	n     int
 	max   int64
@@ -545,21 +545,68 @@ func (l *latencies) add(v int64) {
 		l.max = v
 	}
 	if l.hist == nil {
-		if l.exact == nil {
-			l.exact = map[int64]int{}
-		}
-		l.exact[v]++
-		if len(l.exact) <= latencyExact {
+		l.exact.inc(v)
+		if l.exact.len <= latencyExact {
 			return
 		}
 		l.hist = make([]int64, 64*64)
-		for val, c := range l.exact {
-			l.hist[bucketOf(val)] += int64(c)
+		for _, e := range l.exact.slots {
+			if e.c != 0 {
+				l.hist[bucketOf(e.v)] += int64(e.c)
+			}
 		}
-		l.exact = nil
+		l.exact = valueCounts{}
 		return
 	}
 	l.hist[bucketOf(v)]++
+}
+
+// valueCounts counts values in an open-addressing table with linear
+// probing, at most half full: a callback's latency is counted once a
+// return, where a Go map's generic insert cost several times more.
+type valueCounts struct {
+	slots []valueCount // a power of two; c is 0 in an empty slot
+	len   int          // values with a slot
+}
+
+type valueCount struct {
+	v int64
+	c int
+}
+
+func (vc *valueCounts) inc(v int64) {
+	if 2*(vc.len+1) > len(vc.slots) {
+		vc.grow()
+	}
+	mask := len(vc.slots) - 1
+	for i := int((uint64(v)*0x9e3779b97f4a7c15)>>32) & mask; ; i = (i + 1) & mask {
+		e := &vc.slots[i]
+		if e.c == 0 {
+			e.v, e.c = v, 1
+			vc.len++
+			return
+		}
+		if e.v == v {
+			e.c++
+			return
+		}
+	}
+}
+
+func (vc *valueCounts) grow() {
+	old := vc.slots
+	vc.slots = make([]valueCount, max(64, 2*len(old)))
+	mask := len(vc.slots) - 1
+	for _, e := range old {
+		if e.c == 0 {
+			continue
+		}
+		i := int((uint64(e.v)*0x9e3779b97f4a7c15)>>32) & mask
+		for vc.slots[i].c != 0 {
+			i = (i + 1) & mask
+		}
+		vc.slots[i] = e
+	}
 }
 
 // bucketOf maps v to a log-linear bucket: exact below 64, then 64
@@ -597,19 +644,21 @@ func (l *latencies) summary() Latency {
 	}
 	r50, r99 := rank(0.50), rank(0.99)
 	if l.hist == nil {
-		vals := make([]int64, 0, len(l.exact))
-		for v := range l.exact {
-			vals = append(vals, v)
+		vals := make([]valueCount, 0, l.exact.len)
+		for _, e := range l.exact.slots {
+			if e.c != 0 {
+				vals = append(vals, e)
+			}
 		}
-		sort.Slice(vals, func(i, j int) bool { return vals[i] < vals[j] })
+		sort.Slice(vals, func(i, j int) bool { return vals[i].v < vals[j].v })
 		seen, got50 := 0, false
-		for _, v := range vals {
-			seen += l.exact[v]
+		for _, e := range vals {
+			seen += e.c
 			if !got50 && seen >= r50 {
-				s.P50, got50 = v, true
+				s.P50, got50 = e.v, true
 			}
 			if seen >= r99 {
-				s.P99 = v
+				s.P99 = e.v
 				break
 			}
 		}

@@ -196,25 +196,34 @@ func (s *Stats) countPlain(buf []byte, l *scannedLine) bool {
 	if e.id != l.tmplID && !s.knownTemplate(buf, l) {
 		return false
 	}
-	switch l.dir {
-	case dirHostToVM:
-		cb := e.cb
+	cb, h := e.cb, e.h
+	switch {
+	case l.dir == dirHostToVM || l.dir == dirHostFromVM:
 		if cb == nil {
 			return false
 		}
+	case l.dir == dirVMToHost || l.dir == dirVMFromHost:
+		if h == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	// The thread (Stats.thread, by the key scanning found).
+	te := &s.byKey[(l.key*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
+	if te.key != l.key {
+		te.key, te.t = l.key, s.threadSlow(l.thread.of(buf), nil)
+	}
+	t := te.t
+	switch l.dir {
+	case dirHostToVM:
 		cb.Count++
-		t := s.threadOf(buf, l)
 		for n := len(t.stack); n > 0 && t.stack[n-1].cb != nil; n = len(t.stack) {
 			t.stack[n-1].cb.Unreturned++
 			t.stack = t.stack[:n-1]
 		}
 		t.push(statOpen{cb: cb, start: l.nanos})
 	case dirHostFromVM:
-		cb := e.cb
-		if cb == nil {
-			return false
-		}
-		t := s.threadOf(buf, l)
 		for i := len(t.stack) - 1; i >= 0; i-- {
 			o := t.stack[i]
 			if o.cb != cb {
@@ -232,18 +241,9 @@ func (s *Stats) countPlain(buf []byte, l *scannedLine) bool {
 			return true
 		}
 	case dirVMToHost:
-		h := e.h
-		if h == nil {
-			return false
-		}
 		h.Count++
-		s.threadOf(buf, l).push(statOpen{host: h})
+		t.push(statOpen{host: h})
 	case dirVMFromHost:
-		h := e.h
-		if h == nil {
-			return false
-		}
-		t := s.threadOf(buf, l)
 		if n := len(t.stack); n > 0 && t.stack[n-1].cb == nil {
 			t.stack = t.stack[:n-1]
 		}
@@ -256,8 +256,6 @@ func (s *Stats) countPlain(buf []byte, l *scannedLine) bool {
 			}
 			h.Failed[name]++
 		}
-	default:
-		return false
 	}
 	return true
 }
@@ -282,15 +280,6 @@ func (s *Stats) knownTemplate(buf []byte, l *scannedLine) bool {
 		}
 	}
 	return false
-}
-
-// threadOf is thread for a scanned line with a thread key.
-func (s *Stats) threadOf(buf []byte, l *scannedLine) *statThread {
-	e := &s.byKey[(l.key*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
-	if e.key != l.key {
-		e.key, e.t = l.key, s.threadSlow(l.thread.of(buf), nil)
-	}
-	return e.t
 }
 
 // countScanned counts a call line that scanning found, as Add would.
@@ -354,16 +343,16 @@ type scannedLine struct {
 	// with a template of tmplLen bytes whose function name ends at
 	// nameEnd (see callRest), or with none when tmplLen is 0; tmplID names
 	// the template's text for good.
-	dir              uint8
-	tmplLen, nameEnd int32
-	tmplID           uint64
+	dir uint8
 	// plain: the numbers after the template are plain (plainCallRest),
 	// so Stats.countPlain may count the line; zero: they are a return's
 	// "0" or "void". key is the thread's threadKey, nanos the time of a
 	// callback's line (timeCache.parse).
-	plain, zero bool
-	key         uint64
-	nanos       int64
+	plain, zero      bool
+	tmplLen, nameEnd int32
+	tmplID           uint64
+	key              uint64
+	nanos            int64
 
 	time, thread, level, logger, caller, msg span
 }
@@ -575,10 +564,11 @@ func zeroBytes(x uint64) uint64 {
 }
 
 type lineTemplate struct {
-	text    []byte // from after the thread to the call's numbers
-	dir     uint8  // an index in directions
-	msg     int32  // the message starts at text[msg] (the group's msg)
-	nameEnd int32  // the function name ends at text[msg+nameEnd]
+	text    []byte    // from after the thread to the call's numbers
+	key     [2]uint64 // its first 16 bytes, the group's key
+	dir     uint8     // an index in directions
+	msg     int32     // the message starts at text[msg] (the group's msg)
+	nameEnd int32     // the function name ends at text[msg+nameEnd]
 	id      uint64
 	// next is the template that followed this one on the same thread
 	// last time, the first guess for that thread's next line.
@@ -690,16 +680,18 @@ func (sc *lineScanner) quick(buf []byte, lo, end int, sl *scannedLine) int {
 	// with is the line's (see lineGroup).
 	var t *lineTemplate
 	var ts *threadTemplate
+	k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
 	if key != 0 {
 		ts = &sc.byThread[(key*0x9e3779b97f4a7c15)>>(64-threadSlotsLog)]
 		if ts.key == key && ts.last != nil {
-			if p := ts.last.next; p != nil && len(after) > len(p.text) && string(after[:len(p.text)]) == string(p.text) {
+			// A template's first 16 bytes are its group's key.
+			if p := ts.last.next; p != nil && p.key == [2]uint64{k0, k1} && len(after) > len(p.text) &&
+				string(after[16:len(p.text)]) == string(p.text[16:]) {
 				t = p
 			}
 		}
 	}
 	if t == nil {
-		k0, k1 := binary.LittleEndian.Uint64(after), binary.LittleEndian.Uint64(after[8:])
 		for g := range sc.groups[:sc.ngroups] {
 			grp := &sc.groups[g]
 			if grp.key[0] == k0 && grp.key[1] == k1 && len(after) > grp.msg {
@@ -949,5 +941,5 @@ func (sc *lineScanner) learn(after []byte, msg int, c *CallLine) {
 	sc.lastID += sc.idStep
 	t.text = append(t.text[:0], after[:msg+n]...)
 	t.dir, t.msg, t.nameEnd, t.id = directionIndex(c.Direction), int32(msg), int32(11+len(c.Function)), sc.lastID
-	t.next = nil
+	t.key, t.next = grp.key, nil
 }

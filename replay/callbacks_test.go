@@ -500,3 +500,43 @@ func TestBodyBufferLimitAsEnvoy(t *testing.T) {
 		t.Errorf("small body: local reply %+v", st.LocalReply)
 	}
 }
+
+// TestCodecHeadersAsEnvoy: the codecs add what arrives with addViaMove,
+// which is insertByKey: a request's host header is :authority, repeated
+// inline headers are one entry, others repeat.
+func TestCodecHeadersAsEnvoy(t *testing.T) {
+	for _, tt := range []struct {
+		t        abi.MapType
+		in, want []Header
+	}{
+		{abi.HttpRequestHeaders,
+			[]Header{{":method", "GET"}, {":path", "/"}, {"host", "a.com"}, {"x-forwarded-for", "1"}, {"cookie", "a=1"}, {"x-forwarded-for", "2"}, {"cookie", "b=2"}},
+			[]Header{{":method", "GET"}, {":path", "/"}, {":authority", "a.com"}, {"x-forwarded-for", "1,2"}, {"cookie", "a=1"}, {"cookie", "b=2"}}},
+		{abi.HttpRequestHeaders,
+			[]Header{{":authority", "a.com"}, {"host", "b.com"}},
+			[]Header{{":authority", "a.com,b.com"}}},
+		{abi.HttpResponseHeaders,
+			[]Header{{":status", "200"}, {"set-cookie", "a"}, {"set-cookie", "b"}, {"via", "1"}, {"via", "2"}, {"host", "h"}},
+			[]Header{{":status", "200"}, {"set-cookie", "a"}, {"set-cookie", "b"}, {"via", "1,2"}, {"host", "h"}}},
+	} {
+		if got := codecHeaders(tt.t, tt.in); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s %v:\n%v\nwant\n%v", tt.t, tt.in, got, tt.want)
+		}
+	}
+	plain := []Header{{":method", "GET"}, {"content-type", "a"}, {"x", "1"}, {"x", "2"}}
+	if got := codecHeaders(abi.HttpRequestHeaders, plain); &got[0] != &plain[0] {
+		t.Errorf("headers Envoy files as they are were copied")
+	}
+}
+
+// TestRequestHeadersHostProperty: request.headers.host is :authority
+// (HeadersWrapper gets through the request map's static lookup).
+func TestRequestHeadersHostProperty(t *testing.T) {
+	h := newHarness(t, VMConfig{})
+	k, kn := h.str("request\x00headers\x00host")
+	p, s := h.out()
+	h.expect("request.headers.host", h.call("proxy_get_property", k, kn, p, s), abi.Ok)
+	if got := h.bytesAt(p, s); got != "example.com" {
+		t.Errorf("request.headers.host = %q, want :authority's example.com", got)
+	}
+}

@@ -151,3 +151,36 @@ func (m *headerMap) set(key, value string) {
 	}
 	m.add(key, value)
 }
+
+// codecHeaders is hs as Envoy's codecs file them (HeaderMapImpl::addViaMove
+// goes through insertByKey): in request headers a "host" header is
+// :authority, and a repeated inline header is one entry, its values joined
+// with ','. hs itself is returned when nothing changes (the usual case).
+func codecHeaders(t abi.MapType, hs []Header) []Header {
+	var seen uint64 // inline names met so far, by a hash bit: rules out most repeats
+	change := false
+	for _, h := range hs {
+		k := []byte(h.Name)
+		if t == abi.HttpRequestHeaders && h.Name == "host" {
+			change = true
+			break
+		}
+		if !isInline(t, k) {
+			continue
+		}
+		bit := uint64(1) << (uint(len(k)*31+int(k[len(k)-1])) & 63)
+		if seen&bit != 0 {
+			change = true
+			break
+		}
+		seen |= bit
+	}
+	if !change {
+		return hs
+	}
+	m := &headerMap{h: make([]Header, 0, len(hs))}
+	for _, h := range hs {
+		m.addCopy(t, h.Name, h.Value)
+	}
+	return m.h
+}

@@ -213,6 +213,19 @@ func headersNode(m *headerMap) *propNode {
 	return n
 }
 
+// requestHeadersNode is headersNode for request headers, where
+// HeadersWrapper's get of "host" finds :authority (the request header
+// map's static lookup); host is not listed as a key of its own.
+func requestHeadersNode(m *headerMap) *propNode {
+	n := headersNode(m)
+	if a, ok := n.children[":authority"]; ok {
+		if _, ok := n.children["host"]; !ok {
+			n.children["host"] = a
+		}
+	}
+	return n
+}
+
 // standardAttribute computes Envoy's attributes for the context
 // (envoy docs "Attributes"; Filters::Common::Expr wrappers): request,
 // response, source, destination, connection, and the plugin_* ones.
@@ -292,7 +305,7 @@ func (vm *VM) requestNode(h *httpStream, info *StreamInfo) *propNode {
 	if h.reqHeadersOn || h.accessLog {
 		m = h.reqHeaders
 	}
-	kv = append(kv, "headers", headersNode(m))
+	kv = append(kv, "headers", requestHeadersNode(m))
 	if m == nil {
 		kv = append(kv, "size", PropertyInt(received), "total_size", PropertyInt(received))
 	} else {

@@ -616,7 +616,11 @@ func (r *runner) lowerHeaders(slot int, hs []Header) []Header {
 	if len(hs) > 0 && len(c.src) == len(hs) && &c.src[0] == &hs[0] {
 		return c.out
 	}
-	out := lowerAll(hs)
+	t := abi.HttpRequestHeaders
+	if slot == 1 {
+		t = abi.HttpResponseHeaders
+	}
+	out := codecHeaders(t, lowerAll(hs))
 	c.src, c.out = hs, out
 	c.method, c.path = pseudoHeader(out, ":method"), pseudoHeader(out, ":path")
 	c.grpc = slot == 0 && isGrpcRequest(out)

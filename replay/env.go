@@ -512,7 +512,7 @@ func (vm *VM) proxyGetHeaderMapValue(s []uint64) uint32 {
 		if vm.mod.info.abi != abi.Version010 {
 			return status(abi.NotFound)
 		}
-	} else if v, found := m.get(canonicalKey(abi.MapType(t), key)); found {
+	} else if v, found := m.get(lookupKey(abi.MapType(t), key)); found {
 		value = v
 	} else if vm.mod.info.abi != abi.Version010 {
 		return status(abi.NotFound)

@@ -218,3 +218,36 @@ func TestGrpcStreamCloseAsEnvoy(t *testing.T) {
 	h.expect("send after cancel", h.call("proxy_grpc_send", id, msg, msgn, 0), abi.NotFound)
 	h.expect("close after cancel", h.call("proxy_grpc_close", id), abi.NotFound)
 }
+
+// TestHeaderNamesLowerCasedASCIIOnly: Envoy lower-cases header names with
+// absl::AsciiStrToLower (Http::LowerCaseString): A–Z only, every other
+// byte kept; lookups ignore ASCII case, and "host" is :authority in
+// request headers whatever its case.
+func TestHeaderNamesLowerCasedASCIIOnly(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"X-Trace", "x-trace"}, {"x-ÄÖ-Id", "x-ÄÖ-id"}, {"plain", "plain"}, {"ÉTAG", "Étag"},
+	} {
+		if got := lower(tt.in); got != tt.want {
+			t.Errorf("lower(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+		if got := string(canonicalKey(abi.HttpResponseHeaders, []byte(tt.in))); got != tt.want {
+			t.Errorf("canonicalKey(%q) = %q; want %q", tt.in, got, tt.want)
+		}
+	}
+	for _, k := range []string{"host", "Host", "HOST"} {
+		if got := string(lookupKey(abi.HttpRequestHeaders, []byte(k))); got != ":authority" {
+			t.Errorf("lookupKey(request, %q) = %q; want :authority", k, got)
+		}
+		if got := string(canonicalKey(abi.HttpRequestHeaders, []byte(k))); got != ":authority" {
+			t.Errorf("canonicalKey(request, %q) = %q; want :authority", k, got)
+		}
+		if got := string(lookupKey(abi.HttpResponseHeaders, []byte(k))); got != k {
+			t.Errorf("lookupKey(response, %q) = %q; want it unchanged", k, got)
+		}
+	}
+	guest := []byte("X-Up")
+	canonicalKey(abi.HttpRequestHeaders, guest)
+	if string(guest) != "X-Up" {
+		t.Errorf("canonicalKey changed its argument (guest memory) to %q", guest)
+	}
+}

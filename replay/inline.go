@@ -1,8 +1,6 @@
 package replay
 
 import (
-	"strings"
-
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
 
@@ -93,13 +91,33 @@ func isInline(t abi.MapType, key []byte) bool {
 // to the :authority slot, so get, add, set and remove of "host" act on
 // :authority). key itself is returned when it needs no change.
 func canonicalKey(t abi.MapType, key []byte) []byte {
-	for _, c := range key {
+	for i, c := range key {
 		if c >= 'A' && c <= 'Z' {
-			key = []byte(strings.ToLower(string(key)))
+			// ASCII only, as Envoy's LowerCaseString (absl::AsciiStrToLower);
+			// a copy: key may be guest memory.
+			low := make([]byte, len(key))
+			copy(low, key[:i])
+			for j := i; j < len(key); j++ {
+				c := key[j]
+				if c >= 'A' && c <= 'Z' {
+					c += 'a' - 'A'
+				}
+				low[j] = c
+			}
+			key = low
 			break
 		}
 	}
 	if t == abi.HttpRequestHeaders && string(key) == "host" {
+		return authority
+	}
+	return key
+}
+
+// lookupKey is canonicalKey for a lookup, which compares without regard to
+// ASCII case anyway: only the "host" alias is resolved, nothing is copied.
+func lookupKey(t abi.MapType, key []byte) []byte {
+	if t == abi.HttpRequestHeaders && equalFoldASCII("host", key) {
 		return authority
 	}
 	return key

@@ -2,7 +2,6 @@ package replay
 
 import (
 	"encoding/binary"
-	"strings"
 
 	"github.com/wasmdbg/wasmdbg/internal/abi"
 )
@@ -141,11 +140,19 @@ func (m *headerMap) reset(hs []Header) {
 	m.h = append(m.h[:0], hs...)
 }
 
+// lower lower-cases ASCII letters only, as Envoy's LowerCaseString
+// (absl::AsciiStrToLower): other bytes of a header name stay as they are.
 func lower(s string) string {
 	if isLower(s) {
 		return s
 	}
-	return strings.ToLower(s)
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // isLower reports whether s has no ASCII upper-case letter.

@@ -399,6 +399,11 @@ func renderTime(t []byte) string {
 		}
 		return string(b)
 	}
+	if len(t) >= 19 && t[10] == 'T' && t[len(t)-1] != 'Z' && !hasZoneOffset(t) {
+		// An ISO time with no zone, as a --log-format may print it: UTC,
+		// like the others.
+		return string(t) + "Z"
+	}
 	return string(t)
 }
 

@@ -474,7 +474,8 @@ func envoyHead(b []byte) (tsEnd, thEnd int, ok bool) {
 		return 0, 0, false
 	}
 	// The time's separators: b[1:end] is at least 19 bytes.
-	if b[5] != '-' || b[8] != '-' || b[11] != ' ' || b[14] != ':' || b[17] != ':' {
+	// A --log-format may print the time as ISO 8601, "2024-05-01T10:00:00.123Z".
+	if b[5] != '-' || b[8] != '-' || b[11] != ' ' && b[11] != 'T' || b[14] != ':' || b[17] != ':' {
 		return 0, 0, false
 	}
 	i := end + 1

@@ -350,7 +350,9 @@ func (rd *Reader) addLine(b []byte) *Record {
 	}
 	bt := backtraceLine(trimmed)
 	target := rd.cur
-	if bt != btNone && rd.crash != nil && (target == nil || !target.crashHead) {
+	if bt != btNone && rd.crash != nil && (target == nil || !target.crashHead) && (bt == btFrame || rd.crash.frames == 0) {
+		// A crash whose frames started takes only more frames: a backtrace
+		// header after another worker's line starts a backtrace of its own.
 		target = rd.crash
 	}
 	if target != nil && target.istioOpen {
@@ -543,7 +545,10 @@ func (rd *Reader) closeCur(next *line) {
 	// Only a framed header waits: a bare trap report a person pasted, or a
 	// runtime's own (wazero, the wasmtime CLI), is not interleaved with
 	// other workers' lines, and would take the next trace's frames.
-	if cur.crashHead && cur.frames == 0 && cur.Framing != FramingNone && !sameThread(cur, next) {
+	// One whose frames already started waits too: another worker's line
+	// may land between two of them (kubectl logs of several pods, compose
+	// services); the next framed line after that ends it (startRecord).
+	if cur.crashHead && cur.Framing != FramingNone && !sameThread(cur, next) {
 		if rd.crash != nil && rd.crash != cur {
 			rd.finish(rd.crash)
 		}

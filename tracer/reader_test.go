@@ -207,6 +207,10 @@ func TestReaderFramings(t *testing.T) {
 			{lines: "2-2", framing: FramingIstio, time: "2022-08-03T14:15:04.691267Z", level: "trace", logger: "wasm", msg: "[vm<-host] env.proxy_log return: 0"},
 		},
 	}, {
+		name: "envoy --log-format with an ISO 8601 time",
+		in:   "[2024-05-01T10:00:00.123Z][12][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log a.b c-d: iso\n",
+		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2024-05-01T10:00:00.123Z", thread: "12", level: "info", logger: "wasm", caller: "source/extensions/common/wasm/context.cc:1151", msg: "wasm log a.b c-d: iso"}},
+	}, {
 		name: "last line without newline",
 		in:   "[2022-11-17 19:42:08.870][1][info][wasm] wasm log: end",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2022-11-17 19:42:08.870", thread: "1", level: "info", logger: "wasm", msg: "wasm log: end"}},
@@ -269,6 +273,30 @@ func TestReaderMultiLine(t *testing.T) {
 			"2-2|[host->vm] proxy_on_context_create(3, 1)",
 			"3-3|wasm log p: other worker",
 			"7-7|wasm log p: after",
+		},
+	}, {
+		name: "another worker's line between two frames",
+		in: "[2024-05-01 10:00:00.124][12][error][wasm] Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\n" +
+			"Proxy-Wasm plugin in-VM backtrace:\n  0:  0x1a2b - a<char, int>::f(int, long)\n" +
+			"[2024-05-01 10:00:00.124][13][info][upstream] cm init: all clusters initialized\n" +
+			"  1:  0x2b3c - proxy_on_request_headers\n" +
+			"[2024-05-01 10:00:00.125][13][info][wasm] wasm log p: next\n" +
+			"Proxy-Wasm plugin in-VM backtrace:\n  0:  0x10 - b\n",
+		want: []string{
+			"1-5|Function: proxy_on_request_headers failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x1a2b - a<char, int>::f(int, long)\n  1:  0x2b3c - proxy_on_request_headers",
+			"4-4|cm init: all clusters initialized",
+			"6-6|wasm log p: next",
+			"7-8|Proxy-Wasm plugin in-VM backtrace:\n  0:  0x10 - b",
+		},
+	}, {
+		name: "another worker's istio line between two frames",
+		in: "2025-12-26T04:40:10.362951Z\terror\tenvoy wasm\tFunction: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n" +
+			"Proxy-Wasm plugin in-VM backtrace:\n  0:  0x94bcd - runtime.exit\n" +
+			"2025-12-26T04:40:10.362960Z\tinfo\tenvoy upstream\tcds: add 1 cluster(s)\tthread=30\n" +
+			"  1:  0xa0ff5 - proxy_on_tick\tthread=22\n",
+		want: []string{
+			"1-5|Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x94bcd - runtime.exit\n  1:  0xa0ff5 - proxy_on_tick",
+			"4-4|cds: add 1 cluster(s)",
 		},
 	}, {
 		name: "a crash without frames is given up after a window",

@@ -293,6 +293,7 @@ func quotedMessage(msg []byte) ([]byte, bool) {
 	if bytes.IndexByte(msg, '\n') >= 0 {
 		return nil, false
 	}
+	msg = bytes.TrimRight(msg, " \t")
 	if n := len(msg); n > 2 && msg[0] == '`' && msg[n-1] == '`' && msg[1] != '`' {
 		return msg[1 : n-1], true
 	}

@@ -310,3 +310,22 @@ func TestFollowFile(t *testing.T) {
 		t.Fatalf("after cancel %q", m)
 	}
 }
+
+func TestQuotedMessage(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"`Failed to load WASM module due to a missing import: env.f`", "Failed to load WASM module due to a missing import: env.f", true},
+		{"`Failed to load WASM module due to a missing import: env.f`  \t", "Failed to load WASM module due to a missing import: env.f", true},
+		{"``", "", false},
+		{"`a`\n`b`", "", false},
+		{`C++ exception with description "Function: f failed: x" thrown in the test body.`, "Function: f failed: x", true},
+	}
+	for _, tt := range tests {
+		got, ok := quotedMessage([]byte(tt.in))
+		if ok != tt.ok || string(got) != tt.want {
+			t.Errorf("quotedMessage(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
+		}
+	}
+}

@@ -323,7 +323,7 @@ func findFramingStart(b []byte) int {
 	n := min(len(b), 200)
 	for i := 1; i+11 < n; i++ {
 		c := b[i]
-		if c == '[' && b[i+1] == '2' && isDigit(b[i+2]) && b[i+5] == '-' && b[i+8] == '-' && b[i+11] == ' ' {
+		if c == '[' && b[i+1] == '2' && isDigit(b[i+2]) && b[i+5] == '-' && b[i+8] == '-' && (b[i+11] == ' ' || b[i+11] == 'T') {
 			if prev := b[i-1]; prev == ' ' || prev == '\t' || prev == '|' || prev == ':' {
 				return i
 			}
@@ -590,7 +590,9 @@ func parseIstioText(b []byte, l *line) bool {
 			// "<time>\t<level>\t<scope>" with no message.
 			scope = parts
 		} else {
-			scope, msg = parts[:j], parts[j+1:]
+			// Spaces a copy left after the last tab are no part of the
+			// message (it may be empty: wrapped after the location).
+			scope, msg = parts[:j], bytes.TrimRight(parts[j+1:], " ")
 		}
 		fillIstio(l, ts, level, scope, msg)
 		return true
@@ -635,6 +637,7 @@ func parseIstioText(b []byte, l *line) bool {
 // copied line whose tabs it turned into spaces: the padding to the
 // screen's width, and a pager's position marker after it ("   [5/1795]").
 func trimPadding(b []byte) []byte {
+	b = bytes.TrimRight(b, " ")
 	if n := len(b); n > 0 && b[n-1] == ']' {
 		if i := bytes.LastIndexByte(b, '['); i > 8 && bytes.Equal(b[i-8:i], []byte("        ")) && isPagerMarker(b[i+1:n-1]) {
 			b = b[:i]
@@ -808,8 +811,11 @@ func unwrapLine(b []byte) (_ []byte, closed bool) {
 			b = b[1:]
 		}
 	}
-	if n := len(b); n > 2 && b[0] == '`' && b[n-1] == '`' && b[1] != '`' && (b[1] == '[' || isDigit(b[1])) {
-		return b[1 : n-1], true
+	if n := len(b); n > 2 && b[0] == '`' && b[1] != '`' && (b[1] == '[' || isDigit(b[1])) {
+		// Spaces after the closing backtick are the copy's, not the line's.
+		if c := bytes.TrimRight(b, " \t"); len(c) > 2 && c[len(c)-1] == '`' {
+			return c[1 : len(c)-1], true
+		}
 	}
 	return b, false
 }

@@ -207,6 +207,21 @@ func TestReaderFramings(t *testing.T) {
 			{lines: "2-2", framing: FramingIstio, time: "2022-08-03T14:15:04.691267Z", level: "trace", logger: "wasm", msg: "[vm<-host] env.proxy_log return: 0"},
 		},
 	}, {
+		name: "spaces a copy left after the line: a backtick, a pager marker, an istio tab",
+		in: "`[2025-01-07 09:12:45.000][15][warning][wasm] wasm log q: slow`   \n" +
+			"2022-08-03T14:15:04.691239Z     debug   envoy wasm      wasm log f-0.1: [6] b                                        [5/1795]   \n" +
+			"2024-04-09T16:58:38.711061Z\tcritical\tenvoy wasm external/envoy/source/extensions/common/wasm/context.cc:1157\t   \n" +
+			"wasm log ns.f: cut\tthread=48   \n",
+		want: []rec{
+			{lines: "1-1", framing: FramingEnvoy, time: "2025-01-07 09:12:45.000", thread: "15", level: "warning", logger: "wasm", msg: "wasm log q: slow"},
+			{lines: "2-2", framing: FramingIstio, time: "2022-08-03T14:15:04.691239Z", level: "debug", logger: "wasm", msg: "wasm log f-0.1: [6] b"},
+			{lines: "3-4", framing: FramingIstio, time: "2024-04-09T16:58:38.711061Z", thread: "48", level: "critical", logger: "wasm", caller: "external/envoy/source/extensions/common/wasm/context.cc:1157", msg: "wasm log ns.f: cut"},
+		},
+	}, {
+		name: "an unknown prefix before an envoy line with an ISO 8601 time",
+		in:   "[Envoy (Epoch 0)] [2020-08-25T06:06:05.299Z][21][warning][config] [external/envoy/source/common/config/grpc_subscription_impl.cc:101] rejected\n",
+		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2020-08-25T06:06:05.299Z", thread: "21", level: "warning", logger: "config", caller: "external/envoy/source/common/config/grpc_subscription_impl.cc:101", origin: "[Envoy (Epoch 0)]", msg: "rejected"}},
+	}, {
 		name: "envoy --log-format with an ISO 8601 time",
 		in:   "[2024-05-01T10:00:00.123Z][12][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log a.b c-d: iso\n",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2024-05-01T10:00:00.123Z", thread: "12", level: "info", logger: "wasm", caller: "source/extensions/common/wasm/context.cc:1151", msg: "wasm log a.b c-d: iso"}},

@@ -328,7 +328,8 @@ func findFramingStart(b []byte) int {
 				return i
 			}
 		}
-		if c == '2' && isDigit(b[i+1]) && b[i+4] == '-' && b[i+7] == '-' && b[i+10] == 'T' {
+		if c == '2' && isDigit(b[i+1]) && (b[i+4] == '-' && b[i+7] == '-' && b[i+10] == 'T' || b[i+4] == '/' && b[i+7] == '/' && b[i+10] == ' ') {
+			// Istio's time, or nginx's ("2022/05/09 09:08:31 [error] …").
 			if prev := b[i-1]; prev == ' ' || prev == '\t' || prev == '|' {
 				return i
 			}
@@ -998,6 +999,11 @@ func (p *lineParser) parseJSON(b []byte, l *line) bool {
 	l.caller = []byte(j.Caller)
 	l.thread = jsonThread(j.Thread)
 	l.msg = []byte(*msg)
+	if len(l.caller) == 0 {
+		// Istio before 1.8 put the location in the message, as in its
+		// text lines: "[external/envoy/…/wasm.cc:643] createWasm: …".
+		l.msg = cutCaller(l.msg, l)
+	}
 	if origin != "" {
 		l.origin = []byte(origin)
 	}

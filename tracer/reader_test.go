@@ -222,6 +222,14 @@ func TestReaderFramings(t *testing.T) {
 		in:   "[Envoy (Epoch 0)] [2020-08-25T06:06:05.299Z][21][warning][config] [external/envoy/source/common/config/grpc_subscription_impl.cc:101] rejected\n",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2020-08-25T06:06:05.299Z", thread: "21", level: "warning", logger: "config", caller: "external/envoy/source/common/config/grpc_subscription_impl.cc:101", origin: "[Envoy (Epoch 0)]", msg: "rejected"}},
 	}, {
+		name: "istio json whose location is in the message (before 1.8)",
+		in:   `{"time":"2020-05-25T08:10:32.317234Z","level":"warning","scope":"envoy wasm","msg":"[external/envoy/source/extensions/common/wasm/wasm.cc:643] createWasm: failed to load (in progress) from http://s/f.wasm","thread":""}` + "\n",
+		want: []rec{{lines: "1-1", framing: FramingJSON, time: "2020-05-25T08:10:32.317234Z", level: "warning", logger: "wasm", caller: "external/envoy/source/extensions/common/wasm/wasm.cc:643", msg: "createWasm: failed to load (in progress) from http://s/f.wasm"}},
+	}, {
+		name: "an unknown prefix before an nginx line is learned",
+		in:   "apisix-7d9f apisix 2022/05/09 09:08:31 [error] 51#51: failed to call function: wasm trap: wasm `unreachable` instruction executed\napisix-7d9f apisix wasm backtrace:\n",
+		want: []rec{{lines: "1-2", framing: FramingNginx, time: "2022/05/09 09:08:31", thread: "51#51", level: "error", origin: "apisix-7d9f apisix", msg: "failed to call function: wasm trap: wasm `unreachable` instruction executed\nwasm backtrace:"}},
+	}, {
 		name: "envoy --log-format with an ISO 8601 time",
 		in:   "[2024-05-01T10:00:00.123Z][12][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log a.b c-d: iso\n",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2024-05-01T10:00:00.123Z", thread: "12", level: "info", logger: "wasm", caller: "source/extensions/common/wasm/context.cc:1151", msg: "wasm log a.b c-d: iso"}},

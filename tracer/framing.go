@@ -17,7 +17,9 @@ const (
 	FramingNone Framing = iota
 	// FramingEnvoy is Envoy's default application log format
 	// "[%Y-%m-%d %T.%e][%t][%l][%n] [%g:%#] %v", and the pre-1.16 form
-	// without the "[%g:%#] " location (reference §2.1).
+	// without the "[%g:%#] " location (reference §2.1); also the glog
+	// layout Envoy's documentation gives for GKE, "E0501 10:00:00.123 14
+	// envoy/<file>:<line>] [14][wasm]msg" (no year: no time).
 	FramingEnvoy
 	// FramingIstio is Istio's proxy format
 	// "%Y-%m-%dT%T.%fZ\t%l\tenvoy %n %g:%#\t%v\tthread=%t", with tabs or
@@ -252,10 +254,64 @@ func (p *lineParser) parseFramed(b []byte, l *line) bool {
 			*l = line{origin: origin, msg: b, bad: "malformed JSON log line"}
 		}
 		return false
+	case c >= 'A' && c <= 'Z' && len(b) > 1 && isDigit(b[1]):
+		return parseGlog(b, l)
 	case c == 'T' || c == 'E':
 		return parseIntegration(b, l)
 	}
 	return false
+}
+
+// parseGlog parses the glog layout Envoy's documentation gives for Google
+// Kubernetes Engine, --log-format '%L%m%d %T.%e %t envoy/%@] [%t][%n]%v':
+// "E0501 10:00:00.123 14 envoy/source/…/wasm_vm.cc:38] [14][wasm]Function: …"
+// (with --log-format-escaped, the message's newlines are "\n"). Its time
+// has no year, so the record gets none.
+func parseGlog(b []byte, l *line) bool {
+	level := severityLetter(b[0])
+	if b[0] == 'T' {
+		level = "trace"
+	}
+	if level == "" || len(b) < 20 || b[5] != ' ' || b[8] != ':' || b[11] != ':' || b[14] != '.' {
+		return false
+	}
+	for _, i := range [...]int{1, 2, 3, 4, 6, 7, 9, 10, 12, 13} {
+		if !isDigit(b[i]) {
+			return false
+		}
+	}
+	i := 15
+	for i < len(b) && isDigit(b[i]) {
+		i++
+	}
+	if i == 15 || i >= len(b) || b[i] != ' ' {
+		return false
+	}
+	rest := b[i+1:]
+	thread, rest := nextToken(rest)
+	if len(thread) == 0 || len(rest) == 0 || rest[0] != ' ' {
+		return false
+	}
+	rest = rest[1:]
+	j := bytes.Index(rest, []byte("] ["))
+	if j <= 0 {
+		return false
+	}
+	caller := bytes.TrimPrefix(rest[:j], []byte("envoy/"))
+	if !isLocation(caller) {
+		return false
+	}
+	rest = rest[j+2:]
+	_, k, ok := bracketField(rest, 0)
+	if !ok {
+		return false
+	}
+	logger, k, ok := bracketField(rest, k)
+	if !ok {
+		return false
+	}
+	*l = line{origin: l.origin, framing: FramingEnvoy, thread: thread, level: []byte(level), logger: logger, caller: caller, msg: rest[k:]}
+	return true
 }
 
 // isAccessLogStart reports whether a line starting with "[2…" is an entry
@@ -918,8 +974,13 @@ type jsonLine struct {
 	Text      *string         `json:"textPayload"`
 	Caller    string          `json:"caller"`
 	Thread    json.RawMessage `json:"thread"`
-	Payload   *jsonLine       `json:"jsonPayload"`
-	Resource  *struct {
+	// The keys of Envoy's own json_format example (application_log_config):
+	// "ThreadId": "%t", "SourceLine": "%s:%#" (Timestamp, Level and Message
+	// match the fields above; encoding/json ignores case).
+	ThreadID   json.RawMessage `json:"threadid"`
+	SourceLine string          `json:"sourceline"`
+	Payload    *jsonLine       `json:"jsonPayload"`
+	Resource   *struct {
 		Labels struct {
 			Pod       string `json:"pod_name"`
 			Container string `json:"container_name"`
@@ -996,8 +1057,11 @@ func (p *lineParser) parseJSON(b []byte, l *line) bool {
 		scope = s
 	}
 	l.logger = []byte(scope)
-	l.caller = []byte(j.Caller)
+	l.caller = []byte(firstNonEmpty(j.Caller, j.SourceLine))
 	l.thread = jsonThread(j.Thread)
+	if l.thread == nil {
+		l.thread = jsonThread(j.ThreadID)
+	}
 	l.msg = []byte(*msg)
 	if len(l.caller) == 0 {
 		// Istio before 1.8 put the location in the message, as in its

@@ -230,6 +230,19 @@ func TestReaderFramings(t *testing.T) {
 		in:   "apisix-7d9f apisix 2022/05/09 09:08:31 [error] 51#51: failed to call function: wasm trap: wasm `unreachable` instruction executed\napisix-7d9f apisix wasm backtrace:\n",
 		want: []rec{{lines: "1-2", framing: FramingNginx, time: "2022/05/09 09:08:31", thread: "51#51", level: "error", origin: "apisix-7d9f apisix", msg: "failed to call function: wasm trap: wasm `unreachable` instruction executed\nwasm backtrace:"}},
 	}, {
+		name: "envoy json_format with the keys of its documentation's example",
+		in:   `{"Timestamp":"2024-05-01T10:00:00.123","ThreadId":"14","SourceLine":"wasm_vm.cc:38","Level":"error","Message":"Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x20 - proxy_on_tick"}` + "\n",
+		want: []rec{{lines: "1-1", framing: FramingJSON, time: "2024-05-01T10:00:00.123", thread: "14", level: "error", caller: "wasm_vm.cc:38", msg: "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x20 - proxy_on_tick"}},
+	}, {
+		name: "envoy's glog --log-format for GKE, with --log-format-escaped",
+		in: "E0501 not glog\n" + `E0501 10:00:00.123 14 envoy/source/extensions/common/wasm/wasm_vm.cc:38] [14][wasm]Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x20 - proxy_on_tick` + "\n" +
+			"T0501 10:00:00.124 14 envoy/source/extensions/common/wasm/context.cc:1151] [14][wasm]wasm log ns.p: hi\n",
+		want: []rec{
+			{lines: "1-1", framing: FramingNone, msg: "E0501 not glog"},
+			{lines: "2-2", framing: FramingEnvoy, thread: "14", level: "error", logger: "wasm", caller: "source/extensions/common/wasm/wasm_vm.cc:38", msg: `Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x20 - proxy_on_tick`},
+			{lines: "3-3", framing: FramingEnvoy, thread: "14", level: "trace", logger: "wasm", caller: "source/extensions/common/wasm/context.cc:1151", msg: "wasm log ns.p: hi"},
+		},
+	}, {
 		name: "envoy --log-format with an ISO 8601 time",
 		in:   "[2024-05-01T10:00:00.123Z][12][info][wasm] [source/extensions/common/wasm/context.cc:1151] wasm log a.b c-d: iso\n",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2024-05-01T10:00:00.123Z", thread: "12", level: "info", logger: "wasm", caller: "source/extensions/common/wasm/context.cc:1151", msg: "wasm log a.b c-d: iso"}},

@@ -378,8 +378,46 @@ func looksLikeWazeroFrame(t string) bool {
 	if strings.HasPrefix(t, "0x") || strings.HasPrefix(t, "/") {
 		return false
 	}
-	open := strings.IndexByte(t, '(')
-	return open >= 0 && strings.IndexByte(t[open:], ')') > 0 && !strings.ContainsAny(t[:open], " \t")
+	_, ok := wazeroFuncName(t)
+	return ok
+}
+
+// wazeroFuncName cuts the signature wazero prints after a frame's
+// "<module>.<name>": "(i32,i32) i32", "() (i32,i64)", and a
+// " (recovered by wazero)" after it. The name itself may hold spaces and
+// parentheses (a C++ "f(int, long) const", a Go "p.(*T).M"): the
+// signature is found from the end, its parameters being value types only.
+func wazeroFuncName(t string) (string, bool) {
+	t = strings.TrimSuffix(t, " (recovered by wazero)")
+	if i := strings.LastIndex(t, ") ("); i > 0 && strings.HasSuffix(t, ")") && wazeroTypes(t[i+3:len(t)-1]) {
+		t = t[:i+1] // several results
+	} else if i := strings.LastIndex(t, ") "); i > 0 && wazeroTypes(t[i+2:]) && !strings.Contains(t[i+2:], ",") {
+		t = t[:i+1] // one result
+	}
+	if !strings.HasSuffix(t, ")") {
+		return "", false
+	}
+	open := strings.LastIndexByte(t, '(')
+	if open <= 0 || !wazeroTypes(t[open+1:len(t)-1]) {
+		return "", false
+	}
+	return t[:open], true
+}
+
+// wazeroTypes reports whether s is a comma-separated list of wasm value
+// type names, as wazero prints a signature's parameters ("" for none).
+func wazeroTypes(s string) bool {
+	if s == "" {
+		return true
+	}
+	for _, v := range strings.Split(s, ",") {
+		switch v {
+		case "i32", "i64", "f32", "f64", "v128", "funcref", "externref":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // parseFrame recognises one backtrace frame line (raw ln, trimmed t).
@@ -389,10 +427,7 @@ func parseFrame(ln, t, runtime, wazeroIndent string) (Frame, bool) {
 	// turned it into) or a ".$12()" without a name.
 	if runtime == RuntimeWazero && wazeroIndent != noIndent && strings.HasPrefix(ln, wazeroIndent) && looksLikeWazeroFrame(t) &&
 		len(ln)-len(t) == len(wazeroIndent) {
-		name := t
-		if i := strings.IndexByte(name, '('); i > 0 {
-			name = name[:i]
-		}
+		name, _ := wazeroFuncName(t)
 		f := Frame{Function: name, OffsetKind: OffsetCode}
 		if mod, fn, ok := strings.Cut(name, "."); ok {
 			f.Module, f.Function = mod, fn

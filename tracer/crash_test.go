@@ -86,6 +86,15 @@ func TestParseCrash(t *testing.T) {
 		in:   "wasm error: integer divide by zero\nwasm stack trace:\n    .tenant.split(i32,i32) i32\n        0x1a2: /src/split.c:12:9\n    .$7(i32) (recovered by wazero)",
 		want: `{"Callback":"","Message":"integer divide by zero","Runtime":"wazero","Frames":[{"index":0,"offset":"0x1a2","offset_kind":"code","function":"tenant.split","file":"/src/split.c","line":12,"column":9},{"index":1,"offset":"","offset_kind":"code","function":"$7"}]}`,
 	}, {
+		name: "wazero frames whose names hold spaces, commas and parentheses",
+		in: "wasm error: integer divide by zero\nwasm stack trace:\n\tp.std::vector<int, std::allocator<int> >::at(unsigned long) const(i32,i32) i32\n" +
+			"\tp.github.com/a/b.(*ctx).OnTick(i32)\n\tp.f() (i32,i64)\n\t.proxy_on_tick(i32,i32) (recovered by wazero)",
+		want: `{"Callback":"proxy_on_tick","Message":"integer divide by zero","Runtime":"wazero","Frames":[` +
+			`{"index":0,"offset":"","offset_kind":"code","function":"std::vector\u003cint, std::allocator\u003cint\u003e \u003e::at(unsigned long) const","module":"p"},` +
+			`{"index":1,"offset":"","offset_kind":"code","function":"github.com/a/b.(*ctx).OnTick","module":"p"},` +
+			`{"index":2,"offset":"","offset_kind":"code","function":"f","module":"p"},` +
+			`{"index":3,"offset":"","offset_kind":"code","function":"proxy_on_tick"}]}`,
+	}, {
 		name: "frame line a terminal wrapped in the middle of the name",
 		in:   "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\nProxy-Wasm plugin in-VM backtrace:\n  0:  0x2b5c1 - _ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d\n$u7d$17h0011223344556677E\n  1:  0x90 - proxy_on_tick",
 		want: `{"Callback":"proxy_on_tick","Message":"Uncaught RuntimeError: unreachable","Runtime":"v8","Frames":[{"index":0,"offset":"0x2b5c1","function":"_ZN3std9panicking19begin_panic_handler28_$u7b$$u7b$closure$u7d$u7d$17h0011223344556677E"},{"index":1,"offset":"0x90","function":"proxy_on_tick"}]}`,

@@ -857,6 +857,12 @@ func severityLetter(c byte) string {
 // and inline-code backticks around a framed line, which make the line
 // complete in itself (closed).
 func unwrapLine(b []byte) (_ []byte, closed bool) {
+	if n := len(b); n > 0 && b[n-1] == ' ' {
+		// Spaces after a JSON string's closing quote are the copy's.
+		if t := bytes.TrimRight(b, " "); bytes.HasSuffix(t, []byte(`\n"`)) || bytes.HasSuffix(t, []byte(`\n",`)) {
+			b = t
+		}
+	}
 	if n := len(b); n >= 3 && b[n-1] == '"' && b[n-3] == '\\' && b[n-2] == 'n' {
 		b = b[:n-3]
 		if len(b) > 0 && b[0] == '"' {

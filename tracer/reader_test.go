@@ -218,6 +218,10 @@ func TestReaderFramings(t *testing.T) {
 			{lines: "3-4", framing: FramingIstio, time: "2024-04-09T16:58:38.711061Z", thread: "48", level: "critical", logger: "wasm", caller: "external/envoy/source/extensions/common/wasm/context.cc:1157", msg: "wasm log ns.f: cut"},
 		},
 	}, {
+		name: "spaces after lines copied out of a JSON string array",
+		in:   "[error][wasm] Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\\n\"  \n\" 0: 0x1b20 - a\\n\",  \n",
+		want: []rec{{lines: "1-2", framing: FramingEnvoy, level: "error", logger: "wasm", msg: "Function: proxy_on_tick failed: Uncaught RuntimeError: unreachable\n 0: 0x1b20 - a"}},
+	}, {
 		name: "an unknown prefix before an envoy line with an ISO 8601 time",
 		in:   "[Envoy (Epoch 0)] [2020-08-25T06:06:05.299Z][21][warning][config] [external/envoy/source/common/config/grpc_subscription_impl.cc:101] rejected\n",
 		want: []rec{{lines: "1-1", framing: FramingEnvoy, time: "2020-08-25T06:06:05.299Z", thread: "21", level: "warning", logger: "config", caller: "external/envoy/source/common/config/grpc_subscription_impl.cc:101", origin: "[Envoy (Epoch 0)]", msg: "rejected"}},

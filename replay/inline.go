@@ -172,8 +172,9 @@ func (m *headerMap) set(key, value string) {
 
 // codecHeaders is hs as Envoy's codecs file them (HeaderMapImpl::addViaMove
 // goes through insertByKey): in request headers a "host" header is
-// :authority, and a repeated inline header is one entry, its values joined
-// with ','. hs itself is returned when nothing changes (the usual case).
+// :authority (dropped when the request has :authority), and a repeated
+// inline header is one entry, its values joined with ','. hs itself is
+// returned when nothing changes (the usual case).
 func codecHeaders(t abi.MapType, hs []Header) []Header {
 	var seen uint64 // inline names met so far, by a hash bit: rules out most repeats
 	change := false
@@ -196,8 +197,25 @@ func codecHeaders(t abi.MapType, hs []Header) []Header {
 	if !change {
 		return hs
 	}
+	// A request that has :authority loses its host header: Envoy's HTTP/2
+	// codecs discard it (envoy#30005, runtime guard
+	// envoy.reloadable_features.http2_discard_host_header, on since 1.29
+	// and in 1.27.x/1.28.x patch releases); HTTP/1 has no :authority.
+	// Joining it to :authority gave "a.com,b.com", a host no route matches.
+	dropHost := false
+	if t == abi.HttpRequestHeaders {
+		for _, h := range hs {
+			if h.Name == ":authority" {
+				dropHost = true
+				break
+			}
+		}
+	}
 	m := &headerMap{h: make([]Header, 0, len(hs))}
 	for _, h := range hs {
+		if dropHost && h.Name == "host" {
+			continue
+		}
 		m.addCopy(t, h.Name, h.Value)
 	}
 	return m.h

@@ -19,19 +19,8 @@ import (
 // ends, the answer is the unpatched module's, not one with the inlined
 // call on top.
 func TestInlinedRangeToAddressSpaceEnd(t *testing.T) {
-	fx, ok := fixtures.Get("cpp")
-	if !ok {
-		t.Skip("no cpp fixture")
-	}
-	b, err := fx.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, pm := cppModuleBytes(t)
 	orig, err := New("plugin.wasm", b, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pm, err := wasm.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,19 +174,8 @@ func TestUnjoinURL(t *testing.T) {
 // address entries): at the start of each listed range the frames are the
 // unpatched module's, inlined calls included.
 func TestUnsortedRangeLists(t *testing.T) {
-	fx, ok := fixtures.Get("cpp")
-	if !ok {
-		t.Skip("no cpp fixture")
-	}
-	b, err := fx.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, pm := cppModuleBytes(t)
 	orig, err := New("plugin.wasm", b, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pm, err := wasm.Parse(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,18 +256,7 @@ func TestUnsortedRangeLists(t *testing.T) {
 // the C++ fixture's units moved 4 bytes in), DWARF is set aside with a
 // warning and the name section answers; one entry off changes nothing.
 func TestStaleDWARFNotUsed(t *testing.T) {
-	fx, ok := fixtures.Get("cpp")
-	if !ok {
-		t.Skip("no cpp fixture")
-	}
-	b, err := fx.Bytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pm, err := wasm.Parse(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, pm := cppModuleBytes(t)
 	rs, _ := pm.CustomSection(".debug_ranges")
 	d, err := dwarf.New(pm.Custom(".debug_abbrev"), nil, nil, pm.Custom(".debug_info"), nil, nil, rs.Data, pm.Custom(".debug_str"))
 	if err != nil {
@@ -354,4 +321,23 @@ func TestStaleDWARFNotUsed(t *testing.T) {
 			t.Errorf("%d moved: warnings %q", tt.moved, warns)
 		}
 	}
+}
+
+// cppModuleBytes returns the C++ fixture's bytes and their parse, for the
+// tests that patch its DWARF.
+func cppModuleBytes(t *testing.T) ([]byte, *wasm.Module) {
+	t.Helper()
+	fx, ok := fixtures.Get("cpp")
+	if !ok {
+		t.Skip("no cpp fixture")
+	}
+	b, err := fx.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := wasm.Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, pm
 }

@@ -536,10 +536,7 @@ func TestCodecHeadersAsEnvoy(t *testing.T) {
 // (HeadersWrapper gets through the request map's static lookup).
 func TestRequestHeadersHostProperty(t *testing.T) {
 	h := newHarness(t, VMConfig{})
-	k, kn := h.str("request\x00headers\x00host")
-	p, s := h.out()
-	h.expect("request.headers.host", h.call("proxy_get_property", k, kn, p, s), abi.Ok)
-	if got := h.bytesAt(p, s); got != "example.com" {
-		t.Errorf("request.headers.host = %q, want :authority's example.com", got)
+	if got, st := h.property("request\x00headers\x00host"); st != abi.Ok || got != "example.com" {
+		t.Errorf("request.headers.host = %q %s, want Ok and :authority's example.com", got, st)
 	}
 }

@@ -84,15 +84,7 @@ func TestHeaderOrderAsEnvoy(t *testing.T) {
 func TestPropertyWrappersAsEnvoy(t *testing.T) {
 	h := newHarness(t, VMConfig{})
 	hs := h.stream.http
-	get := func(path string) (string, abi.Status) {
-		k, kn := h.str(path)
-		p, s := h.out()
-		st := abi.Status(h.call("proxy_get_property", k, kn, p, s))
-		if st != abi.Ok {
-			return "", st
-		}
-		return h.bytesAt(p, s), st
-	}
+	get := h.property
 	reqHeaderBytes := int64(len(":method") + len("GET") + len(":path") + len("/a?b=c") + len(":authority") +
 		len("example.com") + 2*len("x-dup") + 2)
 	check := func(phase string, cases []struct {

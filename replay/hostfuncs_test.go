@@ -90,6 +90,18 @@ func (h *hostHarness) bytesAt(ptrPtr, sizePtr uint64) string {
 	return string(b)
 }
 
+// property reads a property with proxy_get_property: its value when the
+// status is Ok.
+func (h *hostHarness) property(path string) (string, abi.Status) {
+	k, kn := h.str(path)
+	p, s := h.out()
+	st := abi.Status(h.call("proxy_get_property", k, kn, p, s))
+	if st != abi.Ok {
+		return "", st
+	}
+	return h.bytesAt(p, s), st
+}
+
 func (h *hostHarness) u32At(p uint64) uint32 {
 	v, _ := h.vm.mem.ReadUint32Le(uint32(p))
 	return v
@@ -290,15 +302,7 @@ func TestPropertyFunctions(t *testing.T) {
 	props := NewPropertyTree()
 	props.Set([]string{"node", "id"}, []byte("sidecar~1"))
 	h := newHarness(t, VMConfig{PluginName: "ns.plugin", RootID: "root", VMID: "vm", Properties: props})
-	get := func(path string) (string, abi.Status) {
-		k, kn := h.str(path)
-		p, s := h.out()
-		st := abi.Status(h.call("proxy_get_property", k, kn, p, s))
-		if st != abi.Ok {
-			return "", st
-		}
-		return h.bytesAt(p, s), st
-	}
+	get := h.property
 	for _, tt := range []struct {
 		path, want string
 		status     abi.Status
@@ -352,10 +356,8 @@ func TestRequestQueryFragment(t *testing.T) {
 		{"request\x00url_path", "/p"},
 		{"request\x00path", "/p?x=1&y=2#frag"},
 	} {
-		k, kn := h.str(tt.path)
-		p, sz := h.out()
-		if st := abi.Status(h.call("proxy_get_property", k, kn, p, sz)); st != abi.Ok || h.bytesAt(p, sz) != tt.want {
-			t.Errorf("%q: %q %s, want %q", tt.path, h.bytesAt(p, sz), st, tt.want)
+		if got, st := h.property(tt.path); st != abi.Ok || got != tt.want {
+			t.Errorf("%q: %q %s, want %q", tt.path, got, st, tt.want)
 		}
 	}
 }
@@ -369,15 +371,7 @@ func TestStreamSizesAndDuration(t *testing.T) {
 	hs.respHeaders = newHeaderMap([]Header{{":status", "200"}, {"content-type", "text/plain"}})
 	hs.respTrailers = newHeaderMap([]Header{{"grpc-status", "0"}})
 	hs.forwardedRespBody = []byte("hello")
-	get := func(path string) (string, abi.Status) {
-		k, kn := h.str(path)
-		p, s := h.out()
-		st := abi.Status(h.call("proxy_get_property", k, kn, p, s))
-		if st != abi.Ok {
-			return "", st
-		}
-		return h.bytesAt(p, s), st
-	}
+	get := h.property
 	reqHeaders := int64(len(":method") + len("GET") + len(":path") + len("/a?b=c") + len(":authority") +
 		len("example.com") + 2*len("x-dup") + 2)
 	respHeaders := int64(len(":status") + len("200") + len("content-type") + len("text/plain"))
